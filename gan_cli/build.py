@@ -1,0 +1,74 @@
+"""Assemble the pieces of a run from its config: networks, loss, tricks, optimizers.
+
+Used by training and, from a checkpoint's saved config and data spec, by `gan eval` and
+`gan sample`, so both rebuild exactly the networks that were trained.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from omegaconf import OmegaConf, open_dict
+from torch import nn
+
+from gan_cli.data import DataSpec
+from gan_cli.errors import GanError
+from gan_cli.losses import GANLoss, build_loss
+from gan_cli.models import build_models
+from gan_cli.tricks import Trick, build_tricks
+
+CONV_ARCHS = ("dcgan", "resnet", "progan")
+
+
+@dataclass
+class Networks:
+    G: nn.Module
+    D: nn.Module
+    loss: GANLoss
+    tricks: list[Trick]
+    num_classes: int
+
+    @property
+    def G_eval(self) -> nn.Module:
+        """The generator used for samples and scores: the EMA copy when there is one."""
+        for trick in self.tricks:
+            if hasattr(trick, "model") and trick.name == "ema":
+                return trick.model
+        return self.G
+
+
+def resolve_arch(cfg, loss: GANLoss) -> None:
+    """Fill config values chosen automatically (d_norm=auto) and refuse impossible combinations."""
+    with open_dict(cfg):
+        if cfg.arch.d_norm == "auto":
+            cfg.arch.d_norm = "layer" if loss.gradient_penalty else ("batch" if cfg.arch.name == "dcgan" else "none")
+    if loss.gradient_penalty and cfg.arch.d_norm == "batch":
+        raise GanError(
+            f"loss={cfg.loss.name} penalises per-sample gradients, which batch norm in the critic couples: "
+            "use arch.d_norm=layer (or none, instance)"
+        )
+
+
+def build_networks(cfg, spec: DataSpec, device: torch.device | str = "cpu") -> Networks:
+    loss = build_loss(cfg.loss)
+    resolve_arch(cfg, loss)
+    num_classes = 0
+    if cfg.dataset.conditional:
+        if not spec.num_classes:
+            raise GanError(f"dataset.conditional=true but {spec.name} has no class labels")
+        num_classes = spec.num_classes
+    tricks = build_tricks(cfg.tricks, cfg)
+    d_options: dict = {}
+    for trick in tricks:
+        trick.check(loss, cfg)
+        d_options.update(trick.d_options())
+    G, D = build_models(cfg.arch, spec, num_classes, d_options)
+    G, D = G.to(device), D.to(device)
+    for trick in tricks:
+        G, D = trick.setup(G, D, loss)
+    return Networks(G, D, loss, tricks, num_classes)
+
+
+def config_from_checkpoint(ckpt: dict):
+    return OmegaConf.create(ckpt["config"])

@@ -1,0 +1,83 @@
+"""`gan <command> [hydra overrides]`: dispatch only.
+
+Each command is a Hydra application with its own top-level config (conf/<command>.yaml), so
+every command takes overrides and Hydra's own flags (`--multirun`, `--cfg job`, `--help`).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+COMMANDS = {
+    "train": "train a GAN and write a run folder under outputs/",
+    "eval": "score checkpoints or sample sets (FID, IS, KID, precision/recall, mode counts)",
+    "sample": "write images (or 2-D points) from a checkpoint to a folder or an .npz",
+    "report": "compare runs of a sweep: table, CSV/Markdown, plots, sample montage",
+    "classifier": "train the domain classifier used as a feature extractor for MNIST-like data",
+}
+
+USAGE = "usage: gan <command> [overrides...] [--multirun] [--cfg job] [--help]"
+
+
+def config_dir() -> str:
+    """The folder holding train.yaml & co.
+
+    Installed from a wheel, conf/ ships inside the package as gan_cli/conf; in a source checkout
+    (editable install, or PYTHONPATH) it is the top-level conf/ beside gan_cli/.
+    """
+    package = Path(__file__).resolve().parent
+    for candidate in (package / "conf", package.parent / "conf"):
+        if (candidate / "train.yaml").is_file():
+            return str(candidate)
+    raise SystemExit("error: gan's config folder (conf/) is missing: reinstall the package")
+
+
+def print_help() -> None:
+    print(USAGE)
+    print()
+    print("commands:")
+    for name, text in COMMANDS.items():
+        print(f"  {name:<11} {text}")
+    print()
+    print("`gan <command> --help` lists that command's config groups and options.")
+    print("examples:")
+    print("  gan train dataset=ring arch=mlp loss=wgan_gp trainer.steps=2000")
+    print("  gan train --multirun loss=ns,wgan_gp,hinge seed=0,1,2")
+    print("  gan eval checkpoint=outputs/<run>/checkpoints/final.pt")
+
+
+def main(argv: list[str] | None = None) -> None:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or argv[0] in ("-h", "--help", "help"):
+        print_help()
+        return
+    command, rest = argv[0], argv[1:]
+    if command not in COMMANDS:
+        print(f"error: unknown command '{command}'. {USAGE}", file=sys.stderr)
+        raise SystemExit(2)
+    if "--verbose" in rest:  # our flag: full tracebacks for debugging
+        rest.remove("--verbose")
+        os.environ["HYDRA_FULL_ERROR"] = "1"
+    if command == "train":
+        rest = _resume_in_place(rest)
+    # Hydra parses sys.argv itself; make it see `gan <command>` as the program name.
+    sys.argv = [f"gan {command}", *rest]
+    from gan_cli import apps
+
+    apps.run(command, config_dir())
+
+
+def _resume_in_place(args: list[str]) -> list[str]:
+    """`resume=DIR` continues in DIR itself: Hydra must neither make a new folder nor overwrite
+    the run's saved config."""
+    for arg in args:
+        if arg.startswith("resume=") and arg != "resume=null":
+            run_dir = arg.split("=", 1)[1]
+            return [*args, f"hydra.run.dir={run_dir}", "hydra.output_subdir=null"]
+    return args
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,240 @@
+"""Structured-config schemas for every config group.
+
+Every YAML file under conf/ is merged onto these dataclasses, so a misspelt key
+(`trainer.stepz=5`) or a wrong type (`trainer.steps=abc`) is refused by Hydra with a message
+naming the key, before any work starts. Fields documented here are the user-facing names.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Optional
+
+from hydra.core.config_store import ConfigStore
+from omegaconf import MISSING
+
+
+@dataclass
+class DatasetConfig:
+    # ring | grid (generated 2-D mixtures) | mnist | fashion_mnist | cifar10 | folder | celeba
+    name: str = MISSING
+    # Where the files are, or are downloaded to. null: ~/.cache/gan/data (or $GAN_DATA).
+    root: Optional[str] = None
+    # Image side in pixels; null keeps the dataset's native size. Images are centre-cropped
+    # (or padded, see `crop`) to a square and resized to it.
+    resolution: Optional[int] = None
+    crop: str = "center"  # center | pad
+    # folder/celeba: 3 (RGB) or 1 (grey); null: the dataset's own (1 for MNIST-like, else 3)
+    channels: Optional[int] = None
+    split: str = "train"
+    download: bool = True
+    # Keep class labels and train a class-conditional model.
+    conditional: bool = False
+    # Hold the whole dataset on the training device as one uint8 tensor (fast for small
+    # datasets); auto = when it fits in `max_in_memory_mb`.
+    in_memory: str = "auto"  # auto | true | false
+    max_in_memory_mb: int = 4096
+    num_workers: int = 2
+    # 2-D mixtures only: number of points per "epoch" is irrelevant, they are drawn fresh.
+    std: Optional[float] = None  # null: the paper's value (ring 0.01, grid 0.05)
+    # Only use the first N examples (debugging, tiny tests); null: all.
+    limit: Optional[int] = None
+
+
+@dataclass
+class ArchConfig:
+    name: str = MISSING  # mlp | dcgan | resnet | progan
+    z_dim: int = 100
+    # mlp
+    g_hidden: list[int] = field(default_factory=lambda: [128, 128, 128])
+    d_hidden: list[int] = field(default_factory=lambda: [128, 128, 128])
+    activation: str = "relu"  # relu | leaky_relu | tanh
+    # conv nets: base channel count
+    width: int = 64
+    # batch | instance | layer | none; d_norm=auto picks layer norm for losses with a gradient
+    # penalty (batch norm breaks the per-sample penalty) and batch norm otherwise.
+    g_norm: str = "batch"
+    d_norm: str = "auto"
+    # dcgan: N(0, 0.02) weights as in the DCGAN paper | default: PyTorch's own init
+    init: str = "dcgan"
+    # resnet / progan specific knobs (used by those archs only)
+    variant: Optional[str] = None
+    d_spectral_norm: Optional[bool] = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class LossConfig:
+    # minimax | ns | lsgan | hinge | wgan | wgan_gp | wgan_div | dragan | ragan |
+    # fgan_kl | fgan_rkl | fgan_js | fgan_pearson | fgan_hellinger
+    name: str = MISSING
+    # wgan: weight clipping range [-clip, clip] after every critic step
+    clip: float = 0.01
+    # wgan_gp / dragan: penalty weight and target norm
+    gp_weight: float = 10.0
+    gp_center: float = 1.0
+    # wgan_div: k * E ||grad||^p
+    div_k: float = 2.0
+    div_p: float = 6.0
+    # lsgan targets: fake a, real b, generator c (0, 1, 1 by default)
+    lsgan_a: float = 0.0
+    lsgan_b: float = 1.0
+    lsgan_c: float = 1.0
+    # ProGAN's drift term eps * E[D(x)^2]
+    drift: float = 0.0
+    # wgan: the official code's schedule of 100 critic steps for the first 25 G steps and
+    # every 500th G step.
+    critic_warmup: bool = False
+
+
+@dataclass
+class OptimizerConfig:
+    name: str = "adam"  # adam | rmsprop | sgd
+    lr: float = 2e-4
+    betas: list[float] = field(default_factory=lambda: [0.5, 0.999])
+    eps: float = 1e-8
+    weight_decay: float = 0.0
+    momentum: float = 0.0  # sgd / rmsprop
+
+
+@dataclass
+class OptimConfig:
+    # Each network has its own optimizer (TTUR: different learning rates for G and D).
+    g: OptimizerConfig = field(default_factory=OptimizerConfig)
+    d: OptimizerConfig = field(default_factory=OptimizerConfig)
+
+
+@dataclass
+class MinibatchDiscriminationConfig:
+    num_kernels: int = 100  # B
+    kernel_dim: int = 5  # C
+
+
+@dataclass
+class HistoricalAveragingConfig:
+    weight: float = 1e-3
+    networks: str = "both"  # d | g | both
+
+
+@dataclass
+class LabelSmoothingConfig:
+    real: float = 0.9
+    # Two-sided smoothing (fake target > 0) is a known anti-pattern; only on explicit request.
+    fake: float = 0.0
+
+
+@dataclass
+class FeatureMatchingConfig:
+    # squared: ||E f(x) - E f(G(z))||^2 (the paper / MNIST code); l1: the CIFAR code
+    distance: str = "squared"
+    # weight of the feature-matching term; the plain generator loss keeps weight `adversarial`
+    weight: float = 1.0
+    adversarial: float = 0.0
+
+
+@dataclass
+class MinibatchStddevConfig:
+    group_size: int = 4
+
+
+@dataclass
+class SpectralNormConfig:
+    networks: str = "d"  # d | g | both
+    power_iterations: int = 1
+
+
+@dataclass
+class EMAConfig:
+    decay: float = 0.999
+    start_step: int = 0
+
+
+@dataclass
+class PackConfig:
+    m: int = 2
+
+
+@dataclass
+class R1Config:
+    # Penalty (gamma/2) E||grad D(x)||^2 (the paper). GAN_stability's code omits the 1/2: set
+    # half=false to match it.
+    gamma: float = 10.0
+    half: bool = True
+    every: int = 1  # lazy regularisation: apply every N D steps (scaled by N)
+
+
+@dataclass
+class TricksConfig:
+    minibatch_discrimination: Optional[MinibatchDiscriminationConfig] = None
+    historical_averaging: Optional[HistoricalAveragingConfig] = None
+    label_smoothing: Optional[LabelSmoothingConfig] = None
+    feature_matching: Optional[FeatureMatchingConfig] = None
+    minibatch_stddev: Optional[MinibatchStddevConfig] = None
+    spectral_norm: Optional[SpectralNormConfig] = None
+    ema: Optional[EMAConfig] = None
+    pack: Optional[PackConfig] = None
+    r1: Optional[R1Config] = None
+    r2: Optional[R1Config] = None
+
+
+@dataclass
+class TrainerConfig:
+    steps: int = 2000  # generator updates
+    batch_size: int = 64
+    d_steps: int = 1  # discriminator (critic) updates per generator update
+    checkpoint_every: int = 1000
+    keep_checkpoints: int = 3  # periodic checkpoints kept besides last.pt and final.pt
+    sample_every: int = 500
+    eval_every: int = 0  # 0: only at the end
+    log_every: int = 50
+    # Mixed precision: auto = bf16 autocast on GPUs that support it, off on CPU.
+    amp: str = "auto"  # auto | bf16 | fp16 | off
+    channels_last: str = "auto"
+    compile: bool = False
+    cudnn_benchmark: bool = True
+    # Number of fixed-noise samples in each grid.
+    num_samples: int = 64
+    progress: bool = True
+    # Check losses and weights for NaN/inf every log step (stops the run with a message).
+    check_finite: bool = True
+
+
+@dataclass
+class MetricsConfig:
+    # Feature extractor for image metrics: auto (classifier for MNIST-like data when one is
+    # trained, else inception) | inception | classifier | none
+    features: str = "auto"
+    names: list[str] = field(default_factory=lambda: ["fid", "is"])
+    num_samples: int = 10000
+    batch_size: int = 200
+    # Path to the TF-ported Inception weights (pt_inception-2015-12-05-6726825d.pth); null:
+    # the torch hub cache, then a download.
+    inception_weights: Optional[str] = None
+    classifier: Optional[str] = None  # path to a `gan classifier` checkpoint
+    cache_dir: Optional[str] = None  # reference statistics; null: ~/.cache/gan/stats
+    real_split: str = "train"
+    toy_samples: int = 2500
+
+
+@dataclass
+class TrainConfig:
+    dataset: DatasetConfig = field(default_factory=DatasetConfig)
+    arch: ArchConfig = field(default_factory=ArchConfig)
+    loss: LossConfig = field(default_factory=LossConfig)
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    tricks: TricksConfig = field(default_factory=TricksConfig)
+    trainer: TrainerConfig = field(default_factory=TrainerConfig)
+    metrics: MetricsConfig = field(default_factory=MetricsConfig)
+    seed: int = 0
+    device: str = "auto"  # auto | cpu | cuda | cuda:N | mps
+    # Continue a stopped run: its folder. The run's saved config is used.
+    resume: Optional[str] = None
+    logger: str = "jsonl"  # jsonl | tensorboard (JSONL is always written)
+    verbose: bool = False
+    # Set by experiment presets, shown in summaries.
+    experiment: Optional[str] = None
+
+
+def register_configs() -> None:
+    cs = ConfigStore.instance()
+    cs.store(name="train_schema", node=TrainConfig)

@@ -1,0 +1,76 @@
+"""Terminal output: the live progress bar, one-line errors and the end-of-run summary table."""
+
+from __future__ import annotations
+
+import logging
+import sys
+import time
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.table import Table
+
+log = logging.getLogger("gan")
+console = Console(stderr=True)
+
+
+def error_line(message: str) -> None:
+    """The one line a user error ends with."""
+    console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+
+
+class TrainingProgress:
+    """A rich progress bar with ETA and live losses on a terminal; plain log lines elsewhere
+    (files, CI, Slurm), so logs stay readable."""
+
+    def __init__(self, total: int, start: int, enabled: bool):
+        self.total = total
+        self.live = enabled and console.is_terminal
+        self._last_log = time.perf_counter()
+        self._progress = None
+        if self.live:
+            self._progress = Progress(
+                TextColumn("[bold]train"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TextColumn("{task.fields[rate]}"),
+                TimeElapsedColumn(),
+                TextColumn("eta"),
+                TimeRemainingColumn(),
+                TextColumn("{task.fields[info]}"),
+                console=console,
+                transient=False,
+            )
+            self._task = self._progress.add_task("train", total=total, completed=start, rate="", info="")
+
+    def __enter__(self):
+        if self._progress:
+            self._progress.start()
+        return self
+
+    def __exit__(self, *exc):
+        if self._progress:
+            self._progress.stop()
+
+    def advance(self, step: int) -> None:
+        if self._progress:
+            self._progress.update(self._task, completed=step)
+
+    def report(self, step: int, row: dict) -> None:
+        info = " ".join(f"{k}={v:.3g}" for k, v in row.items() if k.startswith(("d/", "g/")) and isinstance(v, float))
+        rate = f"{row.get('images_per_s', 0):.0f} img/s"
+        if self._progress:
+            self._progress.update(self._task, completed=step, rate=rate, info=info)
+        else:
+            log.info("step %d/%d  %s  %s", step, self.total, rate, info)
+
+
+def summary_table(title: str, rows: dict) -> None:
+    table = Table(caption=title, show_header=False, caption_justify="left")
+    table.add_column("key", style="bold")
+    table.add_column("value")
+    for key, value in rows.items():
+        if isinstance(value, float):
+            value = f"{value:.4g}"
+        table.add_row(str(key), str(value))
+    Console(file=sys.stdout).print(table)

@@ -1,0 +1,68 @@
+"""The loss interface and its registry.
+
+A loss owns the discriminator calls it needs: `d_loss` and `g_loss` return a `Terms` whose
+`losses` are summed and backpropagated by the trainer and whose `stats` (mean D outputs) are
+only logged. Penalties that belong to a loss (gradient penalties) are computed inside it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import torch
+from torch import nn
+
+from gan_cli.errors import GanError
+
+LOSSES: dict[str, Callable] = {}
+
+
+def register_loss(*names: str):
+    def wrap(cls):
+        for name in names:
+            LOSSES[name] = cls
+        return cls
+
+    return wrap
+
+
+@dataclass
+class Terms:
+    losses: dict[str, torch.Tensor] = field(default_factory=dict)
+    stats: dict[str, torch.Tensor] = field(default_factory=dict)
+
+    def total(self) -> torch.Tensor:
+        return sum(self.losses.values())
+
+
+class GANLoss:
+    """Base class. Subclasses implement `d_loss` and `g_loss`."""
+
+    name = "base"
+    # The critic sees a per-sample gradient penalty: batch norm in D would couple samples.
+    gradient_penalty = False
+    # Targets of a binary cross-entropy: one-sided label smoothing can change `real_target`.
+    supports_label_smoothing = False
+    # Weight clipping (WGAN): spectral norm on D would fight it.
+    clips_weights = False
+
+    def __init__(self, cfg):
+        self.cfg = cfg
+        self.real_target = 1.0
+        self.fake_target = 0.0
+
+    def d_loss(self, D: nn.Module, real, fake, y_real=None, y_fake=None) -> Terms:
+        raise NotImplementedError
+
+    def g_loss(self, D: nn.Module, fake, y_fake=None, real=None, y_real=None) -> Terms:
+        raise NotImplementedError
+
+    def after_d_step(self, D: nn.Module) -> None:
+        """Called after every discriminator update (WGAN clips weights here)."""
+
+
+def build_loss(cfg) -> GANLoss:
+    if cfg.name not in LOSSES:
+        raise GanError(f"unknown loss '{cfg.name}': choose one of {', '.join(sorted(LOSSES))}")
+    return LOSSES[cfg.name](cfg)

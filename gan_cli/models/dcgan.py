@@ -1,0 +1,72 @@
+"""DCGAN (Radford et al. 2016) for square images from 28x28 up to 128x128.
+
+The resolution is written as base * 2^k with a small base (4 for powers of two, 7 for 28):
+G projects z to base x base maps with width * 2^(k-1) channels and doubles the side k times,
+halving the channels; D mirrors it with strided convs and LeakyReLU(0.2).
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from gan_cli.errors import GanError
+from gan_cli.models.layers import Discriminator, MinibatchStddev, norm_2d
+
+
+def factor_resolution(resolution: int) -> tuple[int, int]:
+    """resolution = base * 2**k with 3 <= base <= 7 and k >= 1."""
+    base, k = resolution, 0
+    while base > 7 and base % 2 == 0:
+        base //= 2
+        k += 1
+    if base < 3 or base > 7 or k < 1:
+        raise GanError(
+            f"arch=dcgan cannot build {resolution}x{resolution} images: use a side of base*2^k with base "
+            "3..7 (e.g. 28, 32, 48, 64, 128), or set dataset.resolution"
+        )
+    return base, k
+
+
+class DCGANGenerator(nn.Module):
+    def __init__(self, z_dim: int, channels: int, resolution: int, width: int = 64, norm: str = "batch",
+                 num_classes: int = 0):
+        super().__init__()
+        base, k = factor_resolution(resolution)
+        self.z_dim, self.num_classes = z_dim, num_classes
+        # class-conditional: the class embedding is concatenated to z
+        self.embed = nn.Embedding(num_classes, z_dim) if num_classes else None
+        in_dim = z_dim * (2 if num_classes else 1)
+        c = width * 2 ** (k - 1)
+        layers: list[nn.Module] = [
+            nn.ConvTranspose2d(in_dim, c, base, 1, 0, bias=norm == "none"),
+            norm_2d(norm, c),
+            nn.ReLU(True),
+        ]
+        for _ in range(k - 1):
+            layers += [nn.ConvTranspose2d(c, c // 2, 4, 2, 1, bias=norm == "none"), norm_2d(norm, c // 2), nn.ReLU(True)]
+            c //= 2
+        layers += [nn.ConvTranspose2d(c, channels, 4, 2, 1), nn.Tanh()]
+        self.net = nn.Sequential(*layers)
+
+    def forward(self, z: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+        if self.embed is not None:
+            z = torch.cat([z, self.embed(y)], dim=1)
+        return self.net(z[:, :, None, None])
+
+
+def dcgan_discriminator(channels: int, resolution: int, width: int = 64, norm: str = "batch", num_classes: int = 0,
+                        minibatch_stddev: int | None = None, minibatch_discrimination=None) -> Discriminator:
+    base, k = factor_resolution(resolution)
+    # No norm on the first layer (DCGAN paper).
+    layers: list[nn.Module] = [nn.Conv2d(channels, width, 4, 2, 1), nn.LeakyReLU(0.2, True)]
+    c = width
+    for _ in range(k - 1):
+        layers += [nn.Conv2d(c, c * 2, 4, 2, 1, bias=norm == "none"), norm_2d(norm, c * 2), nn.LeakyReLU(0.2, True)]
+        c *= 2
+    neck: nn.Module = nn.Identity()
+    if minibatch_stddev:
+        # ProGAN: the stddev map joins the features before D's last block (a 3x3 conv here)
+        neck = nn.Sequential(MinibatchStddev(minibatch_stddev), nn.Conv2d(c + 1, c, 3, 1, 1), nn.LeakyReLU(0.2, True))
+    # The classic final 4x4 conv to one logit is the Linear head over the flattened base x base maps.
+    return Discriminator(nn.Sequential(*layers), neck, c * base * base, num_classes, minibatch_discrimination)

@@ -1,0 +1,57 @@
+"""Device, precision and seeding: the few facts about the machine the trainer needs."""
+
+from __future__ import annotations
+
+import contextlib
+import random
+
+import numpy as np
+import torch
+
+from gan_cli.errors import GanError
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        return torch.device("cpu")
+    try:
+        device = torch.device(name)
+    except RuntimeError as e:
+        raise GanError(f"device={name} is not a device: use auto, cpu, cuda or cuda:N") from e
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise GanError(f"device={name} but no CUDA GPU is visible: use device=cpu (or auto)")
+    if device.type == "mps" and not torch.backends.mps.is_available():
+        raise GanError("device=mps but MPS is not available: use device=cpu (or auto)")
+    return device
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+def autocast_dtype(amp: str, device: torch.device) -> torch.dtype | None:
+    """The autocast dtype for `trainer.amp`: bf16 on GPUs that support it by default, never on CPU
+    unless asked (CPU autocast is slower than float32 for these small convnets)."""
+    if amp == "off":
+        return None
+    if amp == "auto":
+        if device.type == "cuda":
+            return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+        return None
+    if amp == "bf16":
+        return torch.bfloat16
+    if amp == "fp16":
+        if device.type != "cuda":
+            raise GanError("trainer.amp=fp16 needs a CUDA GPU: use trainer.amp=bf16 or off on the CPU")
+        return torch.float16
+    raise GanError(f"trainer.amp={amp}: choose auto, bf16, fp16 or off")
+
+
+def autocast(device: torch.device, dtype: torch.dtype | None):
+    if dtype is None:
+        return contextlib.nullcontext()
+    return torch.autocast(device_type=device.type, dtype=dtype)

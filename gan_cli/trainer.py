@@ -1,0 +1,377 @@
+"""The training loop: discriminator and generator phases, logging, samples, checkpoints.
+
+Read top to bottom: `__init__` builds the run, `fit` runs steps until `trainer.steps` generator
+updates are done, `train_step` is one generator update preceded by `d_steps` critic updates.
+Nothing in the step synchronises with the device: losses accumulate on it and are read once
+per `log_every` steps.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+import signal
+import time
+from pathlib import Path
+
+import torch
+from omegaconf import OmegaConf
+
+from gan_cli import checkpoint as ckpt_io
+from gan_cli.build import CONV_ARCHS, build_networks
+from gan_cli.console import TrainingProgress, summary_table
+from gan_cli.data import batch_source, build_dataset, data_spec
+from gan_cli.errors import DivergenceError
+from gan_cli.metrics.scores import evaluate_generator
+from gan_cli.optim import build_optimizer
+from gan_cli.runtime import autocast, autocast_dtype, resolve_device, seed_everything
+from gan_cli.samples import save_image_grid, save_scatter
+from gan_cli.tricks import StepContext
+
+log = logging.getLogger("gan")
+
+# Seeds derived from the run seed for streams that must not disturb the training RNG.
+DATA_SEED_OFFSET = 1_000_003
+FIXED_NOISE_SEED_OFFSET = 2_000_003
+
+
+class Trainer:
+    def __init__(self, cfg, run_dir: str | Path):
+        self.cfg = cfg
+        self.run_dir = Path(run_dir)
+        t = cfg.trainer
+        self.device = resolve_device(cfg.device)
+        seed_everything(cfg.seed)
+        if self.device.type == "cuda":
+            torch.backends.cudnn.benchmark = t.cudnn_benchmark
+            torch.backends.cuda.matmul.allow_tf32 = True
+            torch.backends.cudnn.allow_tf32 = True
+
+        self.data = build_dataset(cfg.dataset)
+        self.spec = data_spec(self.data)
+        self.nets = build_networks(cfg, self.spec, self.device)
+        self.G, self.D, self.loss, self.tricks = self.nets.G, self.nets.D, self.nets.loss, self.nets.tricks
+        self.channels_last = self.device.type == "cuda" and cfg.arch.name in CONV_ARCHS and t.channels_last != "false"
+        if self.channels_last:
+            self.G.to(memory_format=torch.channels_last)
+            self.D.to(memory_format=torch.channels_last)
+        self.opt_g = build_optimizer(cfg.optim.g, self.G.parameters(), self.device)
+        self.opt_d = build_optimizer(cfg.optim.d, self.D.parameters(), self.device)
+        self.amp_dtype = autocast_dtype(t.amp, self.device)
+        fp16 = self.amp_dtype == torch.float16
+        self.scaler_d = torch.amp.GradScaler(self.device.type, enabled=fp16)
+        self.scaler_g = torch.amp.GradScaler(self.device.type, enabled=fp16)
+        self.batches = batch_source(self.data, t.batch_size, cfg.seed + DATA_SEED_OFFSET, self.device, cfg.dataset.num_workers)
+        self.train_G = torch.compile(self.G) if t.compile else self.G
+        self.train_D = torch.compile(self.D) if t.compile else self.D
+
+        # The same noise (and classes) for every sample grid of the run.
+        gen = torch.Generator().manual_seed(cfg.seed + FIXED_NOISE_SEED_OFFSET)
+        n_fixed = 2500 if self.spec.kind == "toy" else t.num_samples
+        self.fixed_z = torch.randn(n_fixed, self.G.z_dim, generator=gen).to(self.device)
+        self.fixed_y = (torch.arange(n_fixed) % self.nets.num_classes).to(self.device) if self.nets.num_classes else None
+
+        self.step = 0  # generator updates done
+        self.elapsed = 0.0  # training seconds, summed over resumes
+        self.stop_signal: int | None = None
+        self._acc: dict[str, torch.Tensor] = {}
+        self._acc_steps = 0
+        # d_steps == 1: the D step's fake batch is reused for the G step (one G forward per step),
+        # as in PyTorch's DCGAN example.
+        self.reuse_fake = t.d_steps == 1 and not self.loss.cfg.critic_warmup
+
+    # ------------------------------------------------------------------ the step
+    def d_steps_for(self, step: int) -> int:
+        if self.loss.cfg.critic_warmup and (step < 25 or step % 500 == 0):
+            return 100  # the official WGAN schedule
+        return self.cfg.trainer.d_steps
+
+    def latent(self, n: int) -> tuple[torch.Tensor, torch.Tensor | None]:
+        z = torch.randn(n, self.G.z_dim, device=self.device)
+        y = torch.randint(self.nets.num_classes, (n,), device=self.device) if self.nets.num_classes else None
+        return z, y
+
+    def _prepare(self, x: torch.Tensor) -> torch.Tensor:
+        return x.contiguous(memory_format=torch.channels_last) if self.channels_last and x.dim() == 4 else x
+
+    def train_step(self, measure: bool = False) -> None:
+        bs = self.cfg.trainer.batch_size
+        G, D = self.train_G, self.train_D
+        fake = None
+        self.D.requires_grad_(True)
+        for _ in range(self.d_steps_for(self.step)):
+            real, y_real = self.batches.next()
+            real = self._prepare(real)
+            z, y_fake = self.latent(bs)
+            with autocast(self.device, self.amp_dtype):
+                if self.reuse_fake:
+                    fake = G(z, y_fake)
+                    fake_d = fake.detach()
+                else:
+                    with torch.no_grad():
+                        fake_d = G(z, y_fake)
+                terms = self.loss.d_loss(D, real, fake_d, y_real, y_fake)
+                ctx = StepContext(self.G, D, real, fake_d, y_real, y_fake, self.step)
+                for trick in self.tricks:
+                    terms.losses.update({f"{trick.name}/{k}": v for k, v in trick.d_terms(ctx).items()})
+                total = terms.total()
+            self.opt_d.zero_grad(set_to_none=True)
+            self.scaler_d.scale(total).backward()
+            if measure:
+                self._record("d/grad_norm", grad_norm(self.D))
+            self.scaler_d.step(self.opt_d)
+            self.scaler_d.update()
+            self.loss.after_d_step(self.D)
+            for trick in self.tricks:
+                trick.after_d_step(self.D, self.step)
+        self._record("d/loss", total.detach())
+        for k, v in {**terms.losses, **terms.stats}.items():
+            self._record(f"d/{k}", v.detach())
+
+        # Generator phase: D's weights need no gradients here.
+        self.D.requires_grad_(False)
+        if not self.reuse_fake:
+            z, y_fake = self.latent(bs)
+        with autocast(self.device, self.amp_dtype):
+            if not self.reuse_fake:
+                fake = G(z, y_fake)
+            terms = self.loss.g_loss(D, fake, y_fake, real, y_real)
+            weight = math.prod(trick.g_adversarial_weight() for trick in self.tricks)
+            if weight != 1.0:
+                terms.losses = {k: weight * v for k, v in terms.losses.items()}
+            ctx = StepContext(self.G, D, real, fake, y_real, y_fake, self.step)
+            for trick in self.tricks:
+                terms.losses.update({f"{trick.name}/{k}": v for k, v in trick.g_terms(ctx).items()})
+            total = terms.total()
+        self.opt_g.zero_grad(set_to_none=True)
+        self.scaler_g.scale(total).backward()
+        if measure:
+            self._record("g/grad_norm", grad_norm(self.G))
+        self.scaler_g.step(self.opt_g)
+        self.scaler_g.update()
+        self.step += 1
+        for trick in self.tricks:
+            trick.after_g_step(self.G, self.step)
+        self._record("g/loss", total.detach())
+        for k, v in {**terms.losses, **terms.stats}.items():
+            self._record(f"g/{k}", v.detach())
+        self._acc_steps += 1
+
+    def _record(self, key: str, value: torch.Tensor) -> None:
+        """Accumulate on the device; read once per log interval (no host sync in the step)."""
+        value = value.detach().float()
+        if key in self._acc:
+            self._acc[key] += value
+        else:
+            self._acc[key] = value.clone()
+
+    # ------------------------------------------------------------------ the loop
+    def fit(self) -> dict:
+        t = self.cfg.trainer
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        self._write_summary({"status": "running"})
+        self._install_signal_handlers()
+        log.info("run folder: %s", self.run_dir)
+        log.info("data: %s; device: %s", self.data.describe(), self.device)
+        log.info("G: %.2fM parameters, D: %.2fM parameters", count(self.G) / 1e6, count(self.D) / 1e6)
+        interval_start, interval_step = time.perf_counter(), self.step
+        with TrainingProgress(t.steps, self.step, t.progress) as progress:
+            while self.step < t.steps:
+                step_start = time.perf_counter()
+                measure = (self.step + 1) % t.log_every == 0 or self.step + 1 == t.steps
+                self.train_step(measure=measure)
+                self.elapsed += time.perf_counter() - step_start
+                progress.advance(self.step)
+                if measure:
+                    now = time.perf_counter()
+                    rate = (self.step - interval_step) * t.batch_size / max(now - interval_start, 1e-9)
+                    row = self._flush_log(rate)
+                    progress.report(self.step, row)
+                    interval_start, interval_step = time.perf_counter(), self.step
+                if t.sample_every and self.step % t.sample_every == 0 and self.step < t.steps:
+                    self.save_samples(f"step_{self.step:07d}")
+                if t.eval_every and self.step % t.eval_every == 0 and self.step < t.steps:
+                    self.evaluate(final=False)
+                if t.checkpoint_every and self.step % t.checkpoint_every == 0 and self.step < t.steps:
+                    self.save_checkpoint()
+                if self.stop_signal is not None:
+                    return self._interrupted()
+        self._restore_signal_handlers()
+        return self._finish()
+
+    def _finish(self) -> dict:
+        self.save_samples("final")
+        final = self.save_checkpoint(final=True)
+        scores = self.evaluate(final=True)
+        summary = {
+            "status": "finished",
+            "steps": self.step,
+            "wall_time_s": round(self.elapsed, 2),
+            "images_per_s": round(self.step * self.cfg.trainer.batch_size / max(self.elapsed, 1e-9), 1),
+            "checkpoint": str(final.relative_to(self.run_dir)),
+            **scores,
+        }
+        self._write_summary(summary)
+        summary_table(f"gan train: {self.run_dir}", summary)
+        return summary
+
+    def _interrupted(self) -> dict:
+        self._restore_signal_handlers()
+        path = self.save_checkpoint()
+        name = signal.Signals(self.stop_signal).name
+        log.warning("%s: stopped after step %d; checkpoint %s. Continue with `gan train resume=%s`",
+                    name, self.step, path, self.run_dir)
+        summary = {"status": "interrupted", "signal": name, "steps": self.step, "wall_time_s": round(self.elapsed, 2)}
+        self._write_summary(summary)
+        return summary
+
+    # ------------------------------------------------------------------ logging
+    def _flush_log(self, rate: float) -> dict:
+        keys = list(self._acc)
+        values = torch.stack([self._acc[k] for k in keys]).tolist() if keys else []  # the one sync
+        row: dict = {"step": self.step, "images_per_s": round(rate, 1), "time_s": round(self.elapsed, 2)}
+        for k, v in zip(keys, values):
+            # grad norms are measured on the last step of the interval only
+            row[k] = v if k.endswith("grad_norm") else v / self._acc_steps
+        self._acc.clear()
+        self._acc_steps = 0
+        bad = [k for k, v in row.items() if isinstance(v, float) and not math.isfinite(v)]
+        if self.cfg.trainer.check_finite and bad:
+            self._write_summary({"status": "diverged", "steps": self.step, "reason": f"{bad[0]} = {row[bad[0]]}"})
+            last = self.run_dir / "checkpoints" / "last.pt"
+            keep = f"; the last good checkpoint is {last}" if last.exists() else ""
+            raise DivergenceError(
+                f"training diverged at step {self.step}: {bad[0]} is {row[bad[0]]}{keep}. "
+                "Lower the learning rates (optim.g.lr, optim.d.lr) or try another loss"
+            )
+        with open(self.run_dir / "metrics.jsonl", "a") as f:
+            f.write(json.dumps(row) + "\n")
+        return row
+
+    def _write_summary(self, summary: dict) -> None:
+        summary = {"run_dir": str(self.run_dir), "seed": self.cfg.seed, "device": str(self.device),
+                   "world_size": 1, **summary}
+        tmp = self.run_dir / ".summary.json.tmp"
+        tmp.write_text(json.dumps(finite_or_none(summary), indent=2))
+        os.replace(tmp, self.run_dir / "summary.json")
+
+    # ------------------------------------------------------------------ samples and scores
+    @torch.no_grad()
+    def generate(self, z: torch.Tensor, y: torch.Tensor | None = None, batch: int = 500) -> torch.Tensor:
+        G = self.nets.G_eval
+        was_training = G.training
+        G.eval()
+        try:
+            out = [G(zc, None if y is None else y[i : i + batch]).float() for i, zc in zip(range(0, len(z), batch), z.split(batch))]
+        finally:
+            G.train(was_training)
+        return torch.cat(out)
+
+    def save_samples(self, name: str) -> None:
+        x = self.generate(self.fixed_z, self.fixed_y)
+        path = self.run_dir / "samples" / f"{name}.png"
+        if self.spec.kind == "toy":
+            save_scatter(x, self.spec.toy_means, self.spec.toy_std, path, title=f"{self.spec.name}, step {self.step}")
+        else:
+            save_image_grid(x, path, nrow=max(1, self.nets.num_classes) if self.nets.num_classes else None)
+
+    def evaluate(self, final: bool) -> dict:
+        scores = evaluate_generator(self.nets.G_eval, self.spec, self.cfg, self.device, self.nets.num_classes)
+        if scores:
+            with open(self.run_dir / "scores.jsonl", "a") as f:
+                f.write(json.dumps(finite_or_none({"step": self.step, "final": final, **scores})) + "\n")
+        return scores
+
+    # ------------------------------------------------------------------ checkpoints
+    def state_dict(self) -> dict:
+        return {
+            "format": ckpt_io.FORMAT,
+            "version": ckpt_io.VERSION,
+            "step": self.step,
+            "elapsed": self.elapsed,
+            "config": OmegaConf.to_container(self.cfg, resolve=True),
+            "data_spec": self.spec.state_dict(),
+            "G": self.G.state_dict(),
+            "D": self.D.state_dict(),
+            "opt_g": self.opt_g.state_dict(),
+            "opt_d": self.opt_d.state_dict(),
+            "scaler_g": self.scaler_g.state_dict(),
+            "scaler_d": self.scaler_d.state_dict(),
+            "tricks": {trick.name: trick.state_dict() for trick in self.tricks},
+            "data": self.batches.state_dict(),
+            "rng": ckpt_io.rng_state(),
+        }
+
+    def load_state_dict(self, state: dict) -> None:
+        self.G.load_state_dict(state["G"])
+        self.D.load_state_dict(state["D"])
+        self.opt_g.load_state_dict(state["opt_g"])
+        self.opt_d.load_state_dict(state["opt_d"])
+        self.scaler_g.load_state_dict(state["scaler_g"])
+        self.scaler_d.load_state_dict(state["scaler_d"])
+        for trick in self.tricks:
+            trick.load_state_dict(state["tricks"].get(trick.name, {}))
+        self.batches.load_state_dict(state["data"])
+        ckpt_io.set_rng_state(state["rng"])
+        self.step = int(state["step"])
+        self.elapsed = float(state["elapsed"])
+
+    def save_checkpoint(self, final: bool = False) -> Path:
+        folder = self.run_dir / "checkpoints"
+        bad = [n for n, p in [*self.G.named_parameters(), *self.D.named_parameters()] if not torch.isfinite(p).all()]
+        if bad:
+            raise DivergenceError(f"training diverged by step {self.step}: weight {bad[0]} is not finite; "
+                                  "no checkpoint written. Lower the learning rates")
+        state = self.state_dict()
+        path = folder / ("final.pt" if final else f"step_{self.step:07d}.pt")
+        ckpt_io.atomic_save(state, path)
+        ckpt_io.link_or_copy(path, folder / "last.pt")
+        if not final:
+            periodic = sorted(folder.glob("step_*.pt"))
+            for old in periodic[: -self.cfg.trainer.keep_checkpoints or None]:
+                old.unlink(missing_ok=True)
+        return path
+
+    # ------------------------------------------------------------------ signals
+    def _install_signal_handlers(self) -> None:
+        def handler(signum, frame):
+            if self.stop_signal is not None:  # a second Ctrl-C: stop now
+                raise KeyboardInterrupt
+            self.stop_signal = signum
+            log.warning("%s received: finishing this step and writing a checkpoint", signal.Signals(signum).name)
+
+        self._previous_handlers = {}
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            try:
+                self._previous_handlers[sig] = signal.signal(sig, handler)
+            except ValueError:  # not the main thread (e.g. some launchers): leave defaults
+                pass
+
+    def _restore_signal_handlers(self) -> None:
+        for sig, previous in getattr(self, "_previous_handlers", {}).items():
+            signal.signal(sig, previous)
+        self._previous_handlers = {}
+
+
+def grad_norm(module: torch.nn.Module) -> torch.Tensor:
+    grads = [p.grad for p in module.parameters() if p.grad is not None]
+    if not grads:
+        return torch.zeros(())
+    return torch.linalg.vector_norm(torch.stack(torch._foreach_norm(grads)))
+
+
+def finite_or_none(obj):
+    """JSON has no inf/nan: write them as null (strict readers such as jq reject Infinity)."""
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    if isinstance(obj, dict):
+        return {k: finite_or_none(v) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [finite_or_none(v) for v in obj]
+    return obj
+
+
+def count(module: torch.nn.Module) -> int:
+    return sum(p.numel() for p in module.parameters())

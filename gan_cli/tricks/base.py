@@ -1,0 +1,79 @@
+"""The trick interface and its registry.
+
+A trick may change how the networks are built (`d_options`), wrap or modify them after they are
+built (`setup`), add loss terms to either player (`d_terms`, `g_terms`), act after each update
+(`after_d_step`, `after_g_step`), and carries its own state for exact resume.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from torch import nn
+
+TRICKS: dict[str, Callable] = {}
+
+
+def register_trick(name: str):
+    def wrap(cls):
+        cls.name = name
+        TRICKS[name] = cls
+        return cls
+
+    return wrap
+
+
+@dataclass
+class StepContext:
+    """What a trick may look at while the trainer computes one player's loss."""
+
+    G: nn.Module
+    D: nn.Module
+    real: torch.Tensor
+    fake: torch.Tensor
+    y_real: torch.Tensor | None
+    y_fake: torch.Tensor | None
+    step: int
+
+
+class Trick:
+    name = "trick"
+
+    def __init__(self, cfg, run_cfg):
+        self.cfg = cfg  # this trick's own config node
+        self.run_cfg = run_cfg  # the whole run config, for compatibility checks
+
+    def check(self, loss, run_cfg) -> None:
+        """Raise GanError for combinations that cannot work."""
+
+    def d_options(self) -> dict[str, Any]:
+        """Build-time options for the discriminator builder."""
+        return {}
+
+    def setup(self, G: nn.Module, D: nn.Module, loss) -> tuple[nn.Module, nn.Module]:
+        return G, D
+
+    def d_terms(self, ctx: StepContext) -> dict[str, torch.Tensor]:
+        return {}
+
+    def g_terms(self, ctx: StepContext) -> dict[str, torch.Tensor]:
+        return {}
+
+    def g_adversarial_weight(self) -> float:
+        """Scale of the loss's own generator term (feature matching may replace it)."""
+        return 1.0
+
+    def after_d_step(self, D: nn.Module, step: int) -> None:
+        pass
+
+    def after_g_step(self, G: nn.Module, step: int) -> None:
+        pass
+
+    def state_dict(self) -> dict:
+        return {}
+
+    def load_state_dict(self, state: dict) -> None:
+        pass
