@@ -1,0 +1,74 @@
+"""Shared fixtures: compose configs in-process, run the CLI in a subprocess, write tiny datasets
+in their real file formats."""
+
+from __future__ import annotations
+
+import gzip
+import os
+import struct
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hydra import compose, initialize_config_dir
+
+from gan_cli.apps import register_resolvers
+from gan_cli.cli import config_dir
+from gan_cli.config import register_configs
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _registered():
+    register_configs()
+    register_resolvers()
+
+
+def make_cfg(overrides: list[str] | None = None, config_name: str = "train"):
+    """The config `gan <config_name> overrides...` would run with (no Hydra run folder)."""
+    with initialize_config_dir(config_dir=config_dir(), version_base=None):
+        return compose(config_name, overrides=list(overrides or []))
+
+
+@pytest.fixture
+def cfg_factory():
+    return make_cfg
+
+
+def run_gan(*args: str, cwd: Path, env: dict | None = None, timeout: int = 300) -> subprocess.CompletedProcess:
+    """`gan ARGS` in a subprocess, running this checkout's code."""
+    environment = {**os.environ, "PYTHONPATH": str(REPO), **(env or {})}
+    environment.pop("HYDRA_FULL_ERROR", None)
+    return subprocess.run([sys.executable, "-m", "gan_cli.cli", *args], cwd=cwd, env=environment,
+                          capture_output=True, text=True, timeout=timeout)
+
+
+@pytest.fixture
+def gan():
+    return run_gan
+
+
+def write_idx(path: Path, array: np.ndarray, gz: bool = True) -> None:
+    """Write an unsigned-byte IDX file (the MNIST format), gzipped like the published files."""
+    header = struct.pack(">BBBB", 0, 0, 0x08, array.ndim) + struct.pack(f">{array.ndim}I", *array.shape)
+    data = header + array.astype(np.uint8).tobytes()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if gz:
+        with gzip.open(path.with_name(path.name + ".gz"), "wb") as f:
+            f.write(data)
+    else:
+        path.write_bytes(data)
+
+
+@pytest.fixture
+def idx_root(tmp_path) -> Path:
+    """A tiny Fashion-MNIST-format dataset (train and test) in torchvision's folder layout."""
+    rng = np.random.default_rng(0)
+    raw = tmp_path / "data" / "FashionMNIST" / "raw"
+    for split, n in (("train", 96), ("t10k", 32)):
+        write_idx(raw / f"{split}-images-idx3-ubyte", rng.integers(0, 256, (n, 28, 28)))
+        write_idx(raw / f"{split}-labels-idx1-ubyte", rng.integers(0, 10, (n,)))
+    return tmp_path / "data"
