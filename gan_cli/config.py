@@ -8,7 +8,7 @@ naming the key, before any work starts. Fields documented here are the user-faci
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Optional
+from typing import Any
 
 from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING
@@ -19,13 +19,13 @@ class DatasetConfig:
     # ring | grid (generated 2-D mixtures) | mnist | fashion_mnist | cifar10 | folder | celeba
     name: str = MISSING
     # Where the files are, or are downloaded to. null: ~/.cache/gan/data (or $GAN_DATA).
-    root: Optional[str] = None
+    root: str | None = None
     # Image side in pixels; null keeps the dataset's native size. Images are centre-cropped
     # (or padded, see `crop`) to a square and resized to it.
-    resolution: Optional[int] = None
+    resolution: int | None = None
     crop: str = "center"  # center | pad
     # folder/celeba: 3 (RGB) or 1 (grey); null: the dataset's own (1 for MNIST-like, else 3)
-    channels: Optional[int] = None
+    channels: int | None = None
     split: str = "train"
     download: bool = True
     # Keep class labels and train a class-conditional model.
@@ -36,9 +36,9 @@ class DatasetConfig:
     max_in_memory_mb: int = 4096
     num_workers: int = 2
     # 2-D mixtures only: number of points per "epoch" is irrelevant, they are drawn fresh.
-    std: Optional[float] = None  # null: the paper's value (ring 0.01, grid 0.05)
+    std: float | None = None  # null: the paper's value (ring 0.01, grid 0.05)
     # Only use the first N examples (debugging, tiny tests); null: all.
-    limit: Optional[int] = None
+    limit: int | None = None
 
 
 @dataclass
@@ -58,8 +58,8 @@ class ArchConfig:
     # dcgan: N(0, 0.02) weights as in the DCGAN paper | default: PyTorch's own init
     init: str = "dcgan"
     # resnet / progan specific knobs (used by those archs only)
-    variant: Optional[str] = None
-    d_spectral_norm: Optional[bool] = None
+    variant: str | None = None
+    d_spectral_norm: bool | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -165,16 +165,16 @@ class R1Config:
 
 @dataclass
 class TricksConfig:
-    minibatch_discrimination: Optional[MinibatchDiscriminationConfig] = None
-    historical_averaging: Optional[HistoricalAveragingConfig] = None
-    label_smoothing: Optional[LabelSmoothingConfig] = None
-    feature_matching: Optional[FeatureMatchingConfig] = None
-    minibatch_stddev: Optional[MinibatchStddevConfig] = None
-    spectral_norm: Optional[SpectralNormConfig] = None
-    ema: Optional[EMAConfig] = None
-    pack: Optional[PackConfig] = None
-    r1: Optional[R1Config] = None
-    r2: Optional[R1Config] = None
+    minibatch_discrimination: MinibatchDiscriminationConfig | None = None
+    historical_averaging: HistoricalAveragingConfig | None = None
+    label_smoothing: LabelSmoothingConfig | None = None
+    feature_matching: FeatureMatchingConfig | None = None
+    minibatch_stddev: MinibatchStddevConfig | None = None
+    spectral_norm: SpectralNormConfig | None = None
+    ema: EMAConfig | None = None
+    pack: PackConfig | None = None
+    r1: R1Config | None = None
+    r2: R1Config | None = None
 
 
 @dataclass
@@ -209,9 +209,9 @@ class MetricsConfig:
     batch_size: int = 200
     # Path to the TF-ported Inception weights (pt_inception-2015-12-05-6726825d.pth); null:
     # the torch hub cache, then a download.
-    inception_weights: Optional[str] = None
-    classifier: Optional[str] = None  # path to a `gan classifier` checkpoint
-    cache_dir: Optional[str] = None  # reference statistics; null: ~/.cache/gan/stats
+    inception_weights: str | None = None
+    classifier: str | None = None  # path to a `gan classifier` checkpoint
+    cache_dir: str | None = None  # reference statistics; null: ~/.cache/gan/stats
     real_split: str = "train"
     toy_samples: int = 2500
 
@@ -228,11 +228,11 @@ class TrainConfig:
     seed: int = 0
     device: str = "auto"  # auto | cpu | cuda | cuda:N | mps
     # Continue a stopped run: its folder. The run's saved config is used.
-    resume: Optional[str] = None
+    resume: str | None = None
     logger: str = "jsonl"  # jsonl | tensorboard (JSONL is always written)
     verbose: bool = False
     # Set by experiment presets, shown in summaries.
-    experiment: Optional[str] = None
+    experiment: str | None = None
 
 
 def register_configs() -> None:

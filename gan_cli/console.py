@@ -7,7 +7,14 @@ import sys
 import time
 
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 from rich.table import Table
 
 log = logging.getLogger("gan")
@@ -66,11 +73,13 @@ class TrainingProgress:
 
 
 def summary_table(title: str, rows: dict) -> None:
-    table = Table(caption=title, show_header=False, caption_justify="left")
+    table = Table(show_header=False)
     table.add_column("key", style="bold")
     table.add_column("value")
     for key, value in rows.items():
         if isinstance(value, float):
             value = f"{value:.4g}"
         table.add_row(str(key), str(value))
-    Console(file=sys.stdout).print(table)
+    out = Console(file=sys.stdout)
+    out.print(title, highlight=False, soft_wrap=True)
+    out.print(table)

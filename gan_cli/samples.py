@@ -6,6 +6,7 @@ import math
 from pathlib import Path
 
 import torch
+
 from gan_cli.data import to_uint8
 
 

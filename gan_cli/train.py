@@ -38,7 +38,7 @@ def resume_run(run_dir: Path, cli_cfg) -> dict:
     if not last.is_file():
         raise GanError(f"resume={run_dir}: no checkpoint yet ({last}); start the run again instead")
     overrides = [o for o in HydraConfig.get().overrides.task if not o.startswith("resume=")]
-    groups = [o for o in overrides if "." not in o.split("=")[0] and not o.split("=")[0] in ("seed", "device")]
+    groups = [o for o in overrides if "." not in o.split("=")[0] and o.split("=")[0] not in ("seed", "device")]
     if groups:
         raise GanError(f"resume continues the saved config; {groups[0]} changes a config group: start a new run instead")
     cfg = OmegaConf.merge(OmegaConf.structured(TrainConfig), OmegaConf.load(saved), OmegaConf.from_dotlist(overrides))

@@ -12,7 +12,7 @@ from gan_cli.models.layers import Discriminator, MinibatchStddev, activation, no
 
 def _stack(sizes: list[int], norm: str, act: str) -> nn.Sequential:
     layers: list[nn.Module] = []
-    for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:])):
+    for a, b in zip(sizes[:-1], sizes[1:]):
         layers.append(nn.Linear(a, b))
         layers.append(norm_1d(norm, b))
         layers.append(activation(act))
