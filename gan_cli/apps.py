@@ -85,12 +85,19 @@ def train_task(cfg):
 
 
 @guarded
+def report_task(cfg):
+    from gan_cli.report import run_report
+
+    return run_report(cfg)
+
+
+@guarded
 def not_yet_task(cfg):
     command = HydraConfig.get().job.name
     raise GanError(f"`gan {command}` is not available yet in this version")
 
 
-TASKS = {"train": train_task}
+TASKS = {"train": train_task, "report": report_task}
 
 
 def run(command: str, conf_dir: str) -> None:

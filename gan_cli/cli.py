@@ -7,6 +7,7 @@ every command takes overrides and Hydra's own flags (`--multirun`, `--cfg job`, 
 from __future__ import annotations
 
 import os
+import re
 import sys
 from pathlib import Path
 
@@ -62,6 +63,8 @@ def main(argv: list[str] | None = None) -> None:
         os.environ["HYDRA_FULL_ERROR"] = "1"
     if command == "train":
         rest = _resume_in_place(rest)
+    if command == "report":
+        rest = _report_dir(rest)
     # Hydra parses sys.argv itself; make it see `gan <command>` as the program name.
     sys.argv = [f"gan {command}", *rest]
     from gan_cli import apps
@@ -77,6 +80,25 @@ def _resume_in_place(args: list[str]) -> list[str]:
             run_dir = arg.split("=", 1)[1]
             return [*args, f"hydra.run.dir={run_dir}", "hydra.output_subdir=null"]
     return args
+
+
+# Hydra's flags that take a value (`--cfg job`): that value is not the report's folder.
+_HYDRA_VALUE_FLAGS = {"--cfg", "-c", "--package", "-p", "--config-path", "-cp", "--config-name", "-cn",
+                      "--config-dir", "-cd", "--info", "-i", "--experimental-rerun"}
+
+
+def _report_dir(args: list[str]) -> list[str]:
+    """`gan report DIR`: the bare folder becomes `dir='DIR'`, quoted because Hydra's job folders
+    are named like `0_loss=ns,seed=0` and Hydra would read `=` and `,` as syntax."""
+    out = []
+    for i, arg in enumerate(args):
+        flag_value = i > 0 and args[i - 1] in _HYDRA_VALUE_FLAGS
+        if not flag_value and not arg.startswith("-") and ("=" not in arg or Path(arg).exists()):
+            # In Hydra's quoted strings only backslashes before a quote (or the end) are escapes.
+            quoted = re.sub(r"(\\+)(?='|$)", r"\1\1", arg).replace("'", "\\'")
+            arg = f"dir='{quoted}'"
+        out.append(arg)
+    return out
 
 
 if __name__ == "__main__":

@@ -235,6 +235,19 @@ class TrainConfig:
     experiment: str | None = None
 
 
+@dataclass
+class ReportConfig:
+    # The folder to report on: a run folder, a sweep folder, or any folder holding run folders.
+    # `gan report DIR` sets it.
+    dir: str = MISSING
+    out: Optional[str] = None  # where the CSV, Markdown and PNG files go; null: <dir>/report
+    # The score to rank by (fid, modes, is_mean, ...); null: FID, or modes then reverse KL.
+    sort: Optional[str] = None
+    plots: bool = True
+    verbose: bool = False
+
+
 def register_configs() -> None:
     cs = ConfigStore.instance()
     cs.store(name="train_schema", node=TrainConfig)
+    cs.store(name="report_schema", node=ReportConfig)
