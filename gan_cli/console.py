@@ -17,6 +17,8 @@ from rich.progress import (
 )
 from rich.table import Table
 
+from gan_cli.report.scores import brief
+
 log = logging.getLogger("gan")
 console = Console(stderr=True)
 
@@ -44,11 +46,12 @@ class TrainingProgress:
                 TimeElapsedColumn(),
                 TextColumn("eta"),
                 TimeRemainingColumn(),
+                TextColumn("{task.fields[score]}"),
                 TextColumn("{task.fields[info]}"),
                 console=console,
                 transient=False,
             )
-            self._task = self._progress.add_task("train", total=total, completed=start, rate="", info="")
+            self._task = self._progress.add_task("train", total=total, completed=start, rate="", info="", score="")
 
     def __enter__(self):
         if self._progress:
@@ -70,6 +73,16 @@ class TrainingProgress:
             self._progress.update(self._task, completed=step, rate=rate, info=info)
         else:
             log.info("step %d/%d  %s  %s", step, self.total, rate, info)
+
+    def score(self, step: int, scores: dict) -> None:
+        """The latest evaluation (the ranking scores: FID, or modes and reverse KL)."""
+        text = brief(scores)
+        if not text:
+            return
+        if self._progress:
+            self._progress.update(self._task, score=f"[cyan]{text} @{step}[/]")
+        else:
+            log.info("step %d/%d  scores: %s", step, self.total, text)
 
 
 def summary_table(title: str, rows: dict) -> None:

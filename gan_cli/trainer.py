@@ -24,6 +24,7 @@ from gan_cli.build import CONV_ARCHS, build_networks
 from gan_cli.console import TrainingProgress, summary_table
 from gan_cli.data import batch_source, build_dataset, data_spec
 from gan_cli.errors import DivergenceError
+from gan_cli.loggers import build_logger
 from gan_cli.metrics.scores import evaluate_generator
 from gan_cli.optim import build_optimizer
 from gan_cli.runtime import autocast, autocast_dtype, resolve_device, seed_everything
@@ -49,6 +50,7 @@ class Trainer:
             torch.backends.cuda.matmul.allow_tf32 = True
             torch.backends.cudnn.allow_tf32 = True
 
+        self.logger = build_logger(cfg.logger, self.run_dir)  # extra logs beside metrics.jsonl
         self.data = build_dataset(cfg.dataset)
         self.spec = data_spec(self.data)
         self.nets = build_networks(cfg, self.spec, self.device)
@@ -172,6 +174,7 @@ class Trainer:
         t = self.cfg.trainer
         self.run_dir.mkdir(parents=True, exist_ok=True)
         self._write_summary({"status": "running"})
+        self.logger.open(self.step)
         self._install_signal_handlers()
         log.info("run folder: %s", self.run_dir)
         log.info("data: %s; device: %s", self.data.describe(), self.device)
@@ -193,7 +196,7 @@ class Trainer:
                 if t.sample_every and self.step % t.sample_every == 0 and self.step < t.steps:
                     self.save_samples(f"step_{self.step:07d}")
                 if t.eval_every and self.step % t.eval_every == 0 and self.step < t.steps:
-                    self.evaluate(final=False)
+                    progress.score(self.step, self.evaluate(final=False))
                 if t.checkpoint_every and self.step % t.checkpoint_every == 0 and self.step < t.steps:
                     self.save_checkpoint()
                 if self.stop_signal is not None:
@@ -214,6 +217,7 @@ class Trainer:
             **scores,
         }
         self._write_summary(summary)
+        self.logger.close()
         summary_table(f"gan train: {self.run_dir}", summary)
         return summary
 
@@ -225,6 +229,7 @@ class Trainer:
                     name, self.step, path, self.run_dir)
         summary = {"status": "interrupted", "signal": name, "steps": self.step, "wall_time_s": round(self.elapsed, 2)}
         self._write_summary(summary)
+        self.logger.close()
         return summary
 
     # ------------------------------------------------------------------ logging
@@ -248,6 +253,7 @@ class Trainer:
             )
         with open(self.run_dir / "metrics.jsonl", "a") as f:
             f.write(json.dumps(row) + "\n")
+        self.logger.metrics(self.step, row)
         return row
 
     def _write_summary(self, summary: dict) -> None:
@@ -276,12 +282,14 @@ class Trainer:
             save_scatter(x, self.spec.toy_means, self.spec.toy_std, path, title=f"{self.spec.name}, step {self.step}")
         else:
             save_image_grid(x, path, nrow=max(1, self.nets.num_classes) if self.nets.num_classes else None)
+        self.logger.samples(self.step, path)
 
     def evaluate(self, final: bool) -> dict:
         scores = evaluate_generator(self.nets.G_eval, self.spec, self.cfg, self.device, self.nets.num_classes)
         if scores:
             with open(self.run_dir / "scores.jsonl", "a") as f:
                 f.write(json.dumps(finite_or_none({"step": self.step, "final": final, **scores})) + "\n")
+            self.logger.scores(self.step, scores)
         return scores
 
     # ------------------------------------------------------------------ checkpoints

@@ -1,0 +1,88 @@
+"""Optional experiment loggers, called by the trainer next to the JSONL files it always writes.
+
+`logger=jsonl` (default) adds nothing; `logger=tensorboard` also writes TensorBoard event files
+to `<run>/tensorboard/`: losses and throughput, scores, and every sample grid (or scatter plot).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from gan_cli.errors import GanError
+
+LOGGERS = ("jsonl", "tensorboard")
+
+
+class RunLogger:
+    """The interface, and the `jsonl` logger: metrics.jsonl and scores.jsonl are written by the
+    trainer itself, so there is nothing more to do."""
+
+    def open(self, step: int) -> None:
+        """Called when training (re)starts at `step`."""
+
+    def metrics(self, step: int, row: dict) -> None:
+        """One metrics.jsonl row: losses, D outputs, grad norms, images_per_s."""
+
+    def scores(self, step: int, scores: dict) -> None:
+        """One evaluation: FID, IS, ... or the 2-D mode counts."""
+
+    def samples(self, step: int, path: Path) -> None:
+        """A sample grid (or scatter plot) just written as a PNG."""
+
+    def close(self) -> None:
+        pass
+
+
+class TensorBoardLogger(RunLogger):
+    def __init__(self, log_dir: Path):
+        try:
+            from torch.utils.tensorboard import SummaryWriter
+        except ImportError:
+            raise GanError("logger=tensorboard needs the tensorboard package: pip install tensorboard "
+                           "(or gan-cli[tensorboard]), or use logger=jsonl") from None
+        self._writer_class = SummaryWriter
+        self.log_dir = log_dir
+        self.writer = None
+
+    def open(self, step: int) -> None:
+        # On resume, events a killed run logged after its last checkpoint are dropped, as
+        # metrics.jsonl is truncated: the curves read as one run.
+        self.writer = self._writer_class(str(self.log_dir), purge_step=step + 1 if step > 0 else None)
+
+    def _w(self):
+        if self.writer is None:  # used outside `fit` (an evaluation on its own)
+            self.writer = self._writer_class(str(self.log_dir))
+        return self.writer
+
+    def metrics(self, step: int, row: dict) -> None:
+        for key, value in row.items():
+            if key != "step" and isinstance(value, (int, float)) and not isinstance(value, bool):
+                self._w().add_scalar(key if "/" in key else f"perf/{key}", value, step)
+        self._w().flush()  # a killed run keeps what it logged, as metrics.jsonl does
+
+    def scores(self, step: int, scores: dict) -> None:
+        for key, value in scores.items():
+            if isinstance(value, (int, float)) and not isinstance(value, bool):
+                self._w().add_scalar(f"scores/{key}", value, step)
+        self._w().flush()
+
+    def samples(self, step: int, path: Path) -> None:
+        import numpy as np
+        from PIL import Image
+
+        with Image.open(path) as image:
+            self._w().add_image("samples", np.asarray(image.convert("RGB")), step, dataformats="HWC")
+        self._w().flush()
+
+    def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+            self.writer = None
+
+
+def build_logger(name: str, run_dir: Path) -> RunLogger:
+    if name == "jsonl":
+        return RunLogger()
+    if name == "tensorboard":
+        return TensorBoardLogger(Path(run_dir) / "tensorboard")
+    raise GanError(f"logger={name} is unknown: use one of {', '.join(LOGGERS)}")

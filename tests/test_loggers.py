@@ -1,0 +1,92 @@
+"""`logger=tensorboard` beside the JSONL files, and the latest score on the progress line."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from gan_cli.console import TrainingProgress
+from gan_cli.errors import GanError
+from gan_cli.loggers import RunLogger, build_logger
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def events(log_dir: Path):
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    acc = EventAccumulator(str(log_dir), size_guidance={"images": 0, "scalars": 0})
+    acc.Reload()
+    return acc
+
+
+def test_jsonl_adds_nothing_and_unknown_names_are_refused(tmp_path):
+    assert type(build_logger("jsonl", tmp_path)) is RunLogger
+    with pytest.raises(GanError, match="logger=wandb is unknown: use one of jsonl, tensorboard"):
+        build_logger("wandb", tmp_path)
+    assert not any(tmp_path.iterdir())
+
+
+def test_missing_tensorboard_is_one_line(tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "torch.utils.tensorboard", None)  # import fails
+    with pytest.raises(GanError, match="needs the tensorboard package: pip install tensorboard"):
+        build_logger("tensorboard", tmp_path)
+
+
+def test_tensorboard_logs_losses_scores_and_samples_and_purges_on_resume(tmp_path):
+    pytest.importorskip("tensorboard")
+    png = tmp_path / "grid.png"
+    Image.new("RGB", (30, 20), (0, 128, 255)).save(png)
+    logger = build_logger("tensorboard", tmp_path)
+    logger.open(0)
+    for step in (5, 10):
+        logger.metrics(step, {"step": step, "images_per_s": 100.0, "d/loss": 1.0 + step, "g/loss": 0.5})
+    logger.scores(10, {"modes": 7, "reverse_kl": 0.25})
+    logger.samples(10, png)
+    logger.close()
+
+    acc = events(tmp_path / "tensorboard")
+    assert [(e.step, e.value) for e in acc.Scalars("d/loss")] == [(5, 6.0), (10, 11.0)]
+    assert [e.value for e in acc.Scalars("perf/images_per_s")] == [100.0, 100.0]
+    assert [(e.step, e.value) for e in acc.Scalars("scores/modes")] == [(10, 7.0)]
+    (image,) = acc.Images("samples")
+    assert (image.step, image.width, image.height) == (10, 30, 20)
+
+    # resumed from a checkpoint at step 5: what the old session logged after it is dropped
+    logger = build_logger("tensorboard", tmp_path)
+    logger.open(5)
+    logger.metrics(10, {"step": 10, "d/loss": -1.0})
+    logger.close()
+    assert [(e.step, e.value) for e in events(tmp_path / "tensorboard").Scalars("d/loss")] == [(5, 6.0), (10, -1.0)]
+
+
+def test_progress_reports_the_latest_score(caplog):
+    progress = TrainingProgress(total=100, start=0, enabled=False)  # not a terminal: log lines
+    with caplog.at_level(logging.INFO, logger="gan"):
+        progress.score(50, {"modes": 7, "hq_fraction": 0.9, "reverse_kl": 0.125})
+        progress.score(60, {})
+    assert [r.getMessage() for r in caplog.records] == ["step 50/100  scores: modes=7 reverse_kl=0.125"]
+
+
+def test_train_with_tensorboard_through_the_cli(tmp_path):
+    pytest.importorskip("tensorboard")
+    run = tmp_path / "run"
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    result = subprocess.run(
+        [sys.executable, "-m", "gan_cli.cli", "train", "experiment=ring", "logger=tensorboard", "trainer.steps=4",
+         "trainer.log_every=2", "trainer.sample_every=2", "trainer.eval_every=2", "trainer.progress=false",
+         f"hydra.run.dir={run}"], cwd=tmp_path, env=env, text=True, capture_output=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "step 2/4  scores: modes=" in result.stderr + result.stdout
+    acc = events(run / "tensorboard")
+    metrics = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    assert [e.value for e in acc.Scalars("d/loss")] == pytest.approx([m["d/loss"] for m in metrics])
+    assert [e.step for e in acc.Scalars("scores/modes")] == [2, 4]
+    assert [e.step for e in acc.Images("samples")] == [2, 4]  # step_0000002.png and final.png
