@@ -16,6 +16,7 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 from rich.table import Table
+from rich.text import Text
 
 from gan_cli.report.scores import brief
 
@@ -28,6 +29,18 @@ def error_line(message: str) -> None:
     console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
 
 
+class _TwoLineProgress(Progress):
+    """The bar, counts and ETA on one line; the latest score and the losses on the next, cut at
+    the terminal's edge, so that a narrow terminal never squeezes the bar or the ETA."""
+
+    def get_renderables(self):
+        yield self.make_tasks_table(self.tasks)
+        for task in self.tasks:
+            line = Text.from_markup(f"  {task.fields.get('score', '')}  {task.fields.get('info', '')}".rstrip())
+            line.no_wrap, line.overflow = True, "ellipsis"
+            yield line
+
+
 class TrainingProgress:
     """A rich progress bar with ETA and live losses on a terminal; plain log lines elsewhere
     (files, CI, Slurm), so logs stay readable."""
@@ -38,7 +51,7 @@ class TrainingProgress:
         self._last_log = time.perf_counter()
         self._progress = None
         if self.live:
-            self._progress = Progress(
+            self._progress = _TwoLineProgress(
                 TextColumn("[bold]train"),
                 BarColumn(),
                 MofNCompleteColumn(),
@@ -46,8 +59,6 @@ class TrainingProgress:
                 TimeElapsedColumn(),
                 TextColumn("eta"),
                 TimeRemainingColumn(),
-                TextColumn("{task.fields[score]}"),
-                TextColumn("{task.fields[info]}"),
                 console=console,
                 transient=False,
             )

@@ -90,3 +90,22 @@ def test_train_with_tensorboard_through_the_cli(tmp_path):
     assert [e.value for e in acc.Scalars("d/loss")] == pytest.approx([m["d/loss"] for m in metrics])
     assert [e.step for e in acc.Scalars("scores/modes")] == [2, 4]
     assert [e.step for e in acc.Images("samples")] == [2, 4]  # step_0000002.png and final.png
+
+
+def test_progress_keeps_the_bar_whole_on_a_narrow_terminal():
+    import io
+
+    from rich.console import Console, Group
+    from rich.progress import BarColumn, MofNCompleteColumn, TextColumn
+
+    from gan_cli.console import _TwoLineProgress
+
+    screen = Console(width=60, file=io.StringIO(), record=True)
+    progress = _TwoLineProgress(TextColumn("train"), BarColumn(bar_width=10), MofNCompleteColumn(), console=screen)
+    progress.add_task("train", total=30000, completed=2900, score="[cyan]modes=7 reverse_kl=0.1 @2900[/]",
+                      info="d/loss=1.29 g/loss=0.699 d/d_real=0.214 d/d_fake=0.00419 g/grad_norm=0.5")
+    screen.print(Group(*progress.get_renderables()))
+    bar, scores = screen.export_text().splitlines()
+    assert "2900/30000" in bar
+    assert scores.startswith("  modes=7 reverse_kl=0.1 @2900  d/loss=1.29") and scores.endswith("…")
+    assert len(scores) <= 60
