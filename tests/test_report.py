@@ -297,3 +297,10 @@ def test_real_sweep_on_ring_through_the_cli(tmp_path):
     single = _gan("report", str(job), "plots=false", cwd=tmp_path)
     assert single.returncode == 0, single.stderr[-2000:]
     assert (job / "report" / "report.md").is_file()
+
+
+def test_error_lines_keep_square_brackets(capsys):
+    from gan_cli.console import error_line
+
+    error_line("usage: gan report DIR [out=DIR] tricks=[ema]")
+    assert "usage: gan report DIR [out=DIR] tricks=[ema]" in capsys.readouterr().err
