@@ -240,9 +240,9 @@ class ReportConfig:
     # The folder to report on: a run folder, a sweep folder, or any folder holding run folders.
     # `gan report DIR` sets it.
     dir: str = MISSING
-    out: Optional[str] = None  # where the CSV, Markdown and PNG files go; null: <dir>/report
+    out: str | None = None  # where the CSV, Markdown and PNG files go; null: <dir>/report
     # The score to rank by (fid, modes, is_mean, ...); null: FID, or modes then reverse KL.
-    sort: Optional[str] = None
+    sort: str | None = None
     plots: bool = True
     verbose: bool = False
 

@@ -4,11 +4,9 @@ from another machine), checked cell by cell; then one real tiny sweep through th
 from __future__ import annotations
 
 import csv
+import importlib.util
 import json
 import math
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -23,8 +21,6 @@ from gan_cli.report.output import markdown
 from gan_cli.report.runs import collect_runs, parse_overrides, read_jsonl
 from gan_cli.report.scores import brief, primary
 from gan_cli.report.table import Stat, build_report, fmt_stat
-
-ROOT = Path(__file__).resolve().parents[1]
 
 
 # ----------------------------------------------------------------------------- fake run folders
@@ -271,19 +267,18 @@ def test_brief_names_the_ranking_scores():
 
 
 # ----------------------------------------------------------------------------- the CLI, end to end
-def _gan(*args, cwd: Path) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "COLUMNS": "200"}
-    return subprocess.run([sys.executable, "-m", "gan_cli.cli", *args], cwd=cwd, env=env, text=True,
-                          capture_output=True, timeout=600)
-
-
-def test_real_sweep_on_ring_through_the_cli(tmp_path):
+def test_real_sweep_on_ring_through_the_cli(gan, tmp_path):
+    """The whole path: a 2-loss x 2-seed sweep trains (with TensorBoard logs when the package is
+    there), then `gan report` reads it."""
+    tensorboard = importlib.util.find_spec("tensorboard") is not None
     sweep = tmp_path / "sweep"
-    train = _gan("train", "--multirun", "experiment=ring", "loss=ns,minimax", "seed=0,1", "trainer.steps=10",
-                 "trainer.log_every=5", "trainer.eval_every=5", "trainer.sample_every=5", "trainer.progress=false",
-                 f"hydra.sweep.dir={sweep}", cwd=tmp_path)
+    train = gan("train", "--multirun", "experiment=ring", "loss=ns,minimax", "seed=0,1", "trainer.steps=10",
+                "trainer.log_every=5", "trainer.eval_every=5", "trainer.sample_every=5", "trainer.progress=false",
+                *(["logger=tensorboard"] if tensorboard else []), f"hydra.sweep.dir={sweep}", cwd=tmp_path)
     assert train.returncode == 0, train.stderr[-2000:]
-    report = _gan("report", str(sweep), cwd=tmp_path)
+    assert "step 5/10  scores: modes=" in train.stderr + train.stdout  # the latest score, in the log lines
+
+    report = gan("report", str(sweep), cwd=tmp_path)
     assert report.returncode == 0, report.stderr[-2000:]
     assert "2 finished" in report.stdout
     with open(sweep / "report" / "report.csv") as f:
@@ -292,11 +287,18 @@ def test_real_sweep_on_ring_through_the_cli(tmp_path):
     assert all(r["modes_n"] == "2" and r["seeds"] == "0 1" and r["steps"] == "10" for r in rows)
     for name in ("final_scores.png", "score_curves.png", "training_curves.png", "samples.png"):
         assert (sweep / "report" / name).stat().st_size > 10_000
-    # a job folder of the sweep on its own: `=` and `,` in its name reach Hydra quoted
+
     job = next(sweep.glob("0_*"))
-    single = _gan("report", str(job), "plots=false", cwd=tmp_path)
-    assert single.returncode == 0, single.stderr[-2000:]
-    assert (job / "report" / "report.md").is_file()
+    (run,) = collect_runs(job)  # a job folder on its own is a report of one run
+    assert run.status == "finished" and run.scores_final
+    if tensorboard:
+        from tests.test_loggers import events
+
+        acc = events(job / "tensorboard")
+        logged = [json.loads(line)["d/loss"] for line in (job / "metrics.jsonl").read_text().splitlines()]
+        assert [e.value for e in acc.Scalars("d/loss")] == pytest.approx(logged)
+        assert [e.step for e in acc.Scalars("scores/modes")] == [5, 10]
+        assert [e.step for e in acc.Images("samples")] == [5, 10]  # step_0000005.png and final.png
 
 
 def test_error_lines_keep_square_brackets(capsys):
