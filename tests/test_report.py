@@ -63,7 +63,7 @@ def toy_scores(step, modes, hq, rkl, final=True):
 @pytest.fixture
 def sweep(tmp_path) -> Path:
     """A 2-loss x 2-seed sweep on ring: ns/0 finished, ns/1 still running (its metrics.jsonl ends
-    in a half-written line), minimax/0 finished, minimax/1 failed."""
+    in a half-written line), minimax/0 finished, minimax/1 failed after one evaluation."""
     root = tmp_path / "multirun" / "2024-01-01" / "12-00-00"
     common = ["experiment=ring", "trainer.steps=200"]
     make_run(root / "0_loss=ns,seed=0", [*common, "loss=ns", "seed=0"],
@@ -77,7 +77,8 @@ def sweep(tmp_path) -> Path:
              summary={"status": "finished", "steps": 200, "wall_time_s": 50.0, "modes": 3, "hq_fraction": 0.5, "reverse_kl": None},
              metrics=metrics_rows(range(50, 201, 50), 1.3, -0.7), scores=[toy_scores(200, 3, 0.5, None)])
     make_run(root / "3_loss=minimax,seed=1", [*common, "loss=minimax", "seed=1"],
-             summary={"status": "failed", "error": "dataset.root=/nope: no such folder: pass dataset.root"}, samples=None)
+             summary={"status": "failed", "error": "dataset.root=/nope: no such folder: pass dataset.root"}, samples=None,
+             scores=[toy_scores(100, 7, 0.9, 0.1, final=False)])  # before it failed: not counted
     return root
 
 
@@ -109,6 +110,7 @@ def test_collect_runs_reads_status_steps_scores_and_errors(sweep):
     assert (ns1.status, ns1.steps, ns1.wall_time_s, ns1.scores_final) == ("running", 100, 10.0, False)
     assert ns1.scores["modes"] == 6 and ns1.samples.name == "step_0000100.png"
     assert (mm1.status, mm1.error) == ("failed", "dataset.root=/nope: no such folder: pass dataset.root")
+    assert mm1.scores == {}  # its evaluation from before the failure does not count
     # the copied folder's own location is used, never the path written inside it
     assert all(r.path.is_relative_to(sweep) for r in runs.values())
     assert mm0.overrides == {"experiment": "ring", "trainer.steps": "200", "loss": "minimax"}
@@ -118,6 +120,14 @@ def test_a_run_without_summary_is_running(tmp_path):
     make_run(tmp_path / "run", ["loss=ns"], metrics=metrics_rows([10], 1.0, 1.0), samples=None)
     (run,) = collect_runs(tmp_path / "run")  # a run folder itself
     assert (run.status, run.steps) == ("running", 10)
+    make_run(tmp_path / "started", ["loss=ns"], samples=None)  # only Hydra's .hydra/ so far
+    assert [r.status for r in collect_runs(tmp_path / "started")] == ["running"]
+
+
+def test_folders_of_other_commands_are_not_runs(tmp_path):
+    (tmp_path / "eval_run" / ".hydra").mkdir(parents=True)
+    (tmp_path / "eval_run" / ".hydra" / "config.yaml").write_text(yaml.safe_dump({"checkpoint": "x.pt"}))
+    assert collect_runs(tmp_path) == []
 
 
 # ----------------------------------------------------------------------------- the table
@@ -236,7 +246,7 @@ def test_report_next_to_the_sweep_by_default(sweep):
 def test_bad_folders_end_with_one_clear_line(tmp_path):
     with pytest.raises(GanError, match="is not a folder"):
         run_report(report_cfg(tmp_path / "nope"))
-    with pytest.raises(GanError, match="holds no run folders"):
+    with pytest.raises(GanError, match="holds no `gan train` run folders"):
         run_report(report_cfg(tmp_path))
     with pytest.raises(GanError, match="usage: gan report DIR"):
         run_report(OmegaConf.create({"dir": "???", "out": None, "sort": None, "plots": True}))

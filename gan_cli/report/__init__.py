@@ -30,8 +30,8 @@ def run_report(cfg) -> dict:
         raise GanError(f"{root} is not a folder: pass a run folder or a sweep folder (outputs/multirun/<date>/<time>)")
     runs = collect_runs(root)
     if not runs:
-        raise GanError(f"{root} holds no run folders (a run folder has .hydra/config.yaml, metrics.jsonl or "
-                       "summary.json): pass a run folder or a sweep folder")
+        raise GanError(f"{root} holds no `gan train` run folders (a run folder has summary.json, metrics.jsonl "
+                       "or .hydra/config.yaml): pass a run folder or a sweep folder")
     report = build_report(root, runs, cfg.sort)
     out = Path(cfg.out).expanduser() if cfg.out else root / "report"
     try:

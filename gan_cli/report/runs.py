@@ -23,8 +23,6 @@ log = logging.getLogger("gan")
 
 # Overrides that do not change what a run learns: never part of a configuration's name.
 IGNORED_KEYS = {"seed", "resume", "verbose", "trainer.progress", "logger"}
-# What marks a folder as a run folder.
-RUN_MARKERS = (".hydra/config.yaml", "summary.json", "metrics.jsonl")
 # Summary keys that are run facts, not scores.
 FACTS = {"run_dir", "seed", "device", "world_size", "status", "steps", "wall_time_s", "images_per_s",
          "checkpoint", "error", "reason", "signal"}
@@ -125,16 +123,18 @@ def _seed(overrides_raw, config: dict, summary: dict | None) -> int | None:
     return None
 
 
-def _final_scores(summary: dict | None, score_rows: list[dict]) -> tuple[dict, bool]:
-    """(scores, final?): the final evaluation when there is one, else the latest evaluation."""
+def _final_scores(status: str, summary: dict | None, score_rows: list[dict]) -> tuple[dict, bool]:
+    """(scores, final?): the final evaluation when there is one; for a run still on its way (or
+    stopped to be resumed) its latest evaluation. A diverged or failed run has none: its scores
+    from before the failure would flatter its configuration."""
     finals = [r for r in score_rows if r.get("final")]
     if finals:
         return _only_scores(finals[-1]), True
-    if summary and summary.get("status") == "finished":
+    if status == "finished" and summary:
         scores = _only_scores(summary)
         if scores:
             return scores, True
-    if score_rows:
+    if score_rows and status in ("running", "interrupted"):
         return _only_scores(score_rows[-1]), False
     return {}, False
 
@@ -174,12 +174,12 @@ def load_run(path: Path, root: Path) -> Run:
     summary = read_json(path / "summary.json")
     metrics = read_jsonl(path / "metrics.jsonl")
     score_rows = read_jsonl(path / "scores.jsonl")
-    scores, scores_final = _final_scores(summary, score_rows)
     last = metrics[-1] if metrics else {}
     trainer = config.get("trainer") if isinstance(config.get("trainer"), dict) else {}
     # A job folder exists from the moment Hydra starts the job; the trainer writes its summary a
     # moment later. No summary yet therefore means "running" (just started).
     status = str(summary.get("status")) if summary and summary.get("status") else "running"
+    scores, scores_final = _final_scores(status, summary, score_rows)
     steps = summary.get("steps") if summary else None
     wall = summary.get("wall_time_s") if summary else None
     return Run(
@@ -204,7 +204,15 @@ def load_run(path: Path, root: Path) -> Run:
 
 # ----------------------------------------------------------------------------- discovery
 def is_run_dir(path: Path) -> bool:
-    return any((path / marker).is_file() for marker in RUN_MARKERS)
+    """A training run's folder: it has logs or a summary, or (a job just started) the config
+    Hydra saved for `gan train`; folders of other commands (`gan eval`, ...) are not runs."""
+    if (path / "summary.json").is_file() or (path / "metrics.jsonl").is_file():
+        return True
+    config = path / ".hydra" / "config.yaml"
+    if not config.is_file():
+        return False
+    data = read_yaml(config)
+    return isinstance(data, dict) and "trainer" in data
 
 
 def collect_runs(root: Path) -> list[Run]:
