@@ -316,3 +316,15 @@ def test_error_lines_keep_square_brackets(capsys):
 
     error_line("usage: gan report DIR [out=DIR] tricks=[ema]")
     assert "usage: gan report DIR [out=DIR] tricks=[ema]" in capsys.readouterr().err
+
+
+def test_pending_jobs_without_a_seed_override(tmp_path):
+    """The seed then comes from the sweep's config in multirun.yaml, so started jobs still match."""
+    make_run(tmp_path / "0_loss=ns", ["loss=ns"], summary={"status": "finished"}, samples=None)
+    (tmp_path / "multirun.yaml").write_text(yaml.safe_dump({
+        "hydra": {"sweeper": {"_target_": "hydra._internal.core_plugins.basic_sweeper.BasicSweeper"},
+                  "overrides": {"task": ["loss=ns,minimax"]}},
+        "seed": 0, "trainer": {"steps": 200}}))
+    report = build_report(tmp_path, collect_runs(tmp_path))
+    assert {row.config["loss"]: dict(row.status) for row in report.rows} == {"ns": {"finished": 1},
+                                                                              "minimax": {"pending": 1}}

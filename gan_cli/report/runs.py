@@ -268,14 +268,16 @@ def pending_jobs(sweep: Path, root: Path, started: list[Run]) -> list[Run]:
     # Started jobs are recognised by their overrides and seed (folder names may be customised).
     started_keys = Counter((tuple(sorted(r.overrides.items())), r.seed) for r in started)
     choices = (hydra_cfg.get("runtime") or {}).get("choices") or {}
+    # multirun.yaml also holds the sweep's composed config: the defaults of keys a job leaves alone
+    config = {k: v for k, v in data.items() if k != "hydra"}
     where = sweep.relative_to(root) if sweep != root else Path(".")
     pending = []
     for num, job in enumerate(jobs):
-        overrides, seed = parse_overrides(job), _seed(job, {}, None)
+        overrides, seed = parse_overrides(job), _seed(job, config, None)
         key = (tuple(sorted(overrides.items())), seed)
         if started_keys[key] > 0:
             started_keys[key] -= 1
             continue
         pending.append(Run(path=sweep / f"job {num}", name=f"{where}/job {num}", overrides=overrides,
-                           status="pending", seed=seed, choices=choices))
+                           status="pending", seed=seed, choices=choices, config=config))
     return pending
