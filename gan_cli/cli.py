@@ -63,8 +63,10 @@ def main(argv: list[str] | None = None) -> None:
         os.environ["HYDRA_FULL_ERROR"] = "1"
     if command == "train":
         rest = _resume_in_place(rest)
+        rest = _under_torchrun(rest)
     if command == "report":
         rest = _report_dir(rest)
+    _check_launcher(rest)
     # Hydra parses sys.argv itself; make it see `gan <command>` as the program name.
     sys.argv = [f"gan {command}", *rest]
     from gan_cli import apps
@@ -99,6 +101,32 @@ def _report_dir(args: list[str]) -> list[str]:
             arg = f"dir='{quoted}'"
         out.append(arg)
     return out
+
+
+def _check_launcher(args: list[str]) -> None:
+    """hydra/launcher=slurm|local (conf/hydra/launcher/) need the optional submitit plugin."""
+    import importlib.util
+
+    for arg in args:
+        if arg.startswith("hydra/launcher=") and arg.split("=", 1)[1] in ("slurm", "local", "submitit_slurm", "submitit_local"):
+            if importlib.util.find_spec("hydra_plugins.hydra_submitit_launcher") is None:
+                print(f"error: {arg} needs Hydra's submitit launcher: pip install 'gan-cli[slurm]'", file=sys.stderr)
+                raise SystemExit(2)
+
+
+def _under_torchrun(args: list[str]) -> list[str]:
+    """Several processes started by torchrun share rank 0's run folder (gan_cli/distributed.py)."""
+    if int(os.environ.get("WORLD_SIZE", "1")) <= 1:
+        return args
+    from gan_cli import distributed
+    from gan_cli.errors import GanError
+
+    try:
+        return distributed.follow_main_run_dir(args)
+    except GanError as e:
+        if os.environ.get("RANK", "0") == "0":
+            print(f"error: {e}", file=sys.stderr)
+        raise SystemExit(2) from None
 
 
 if __name__ == "__main__":

@@ -180,6 +180,7 @@ class TricksConfig:
 @dataclass
 class TrainerConfig:
     steps: int = 2000  # generator updates
+    # The global batch: a distributed run splits it evenly over its processes (docs/cluster.md).
     batch_size: int = 64
     d_steps: int = 1  # discriminator (critic) updates per generator update
     checkpoint_every: int = 1000
@@ -189,9 +190,12 @@ class TrainerConfig:
     log_every: int = 50
     # Mixed precision: auto = bf16 autocast on GPUs that support it, off on CPU.
     amp: str = "auto"  # auto | bf16 | fp16 | off
-    channels_last: str = "auto"
-    compile: bool = False
+    channels_last: str = "auto"  # auto (conv nets on GPUs) | true | false
+    compile: bool = False  # torch.compile both networks (D stays eager under gradient penalties)
     cudnn_benchmark: bool = True
+    # Distributed runs: batch norm over the global batch (SyncBatchNorm, GPUs only) instead of
+    # each process's slice of it.
+    sync_batchnorm: bool = False
     # Number of fixed-noise samples in each grid.
     num_samples: int = 64
     progress: bool = True

@@ -11,6 +11,10 @@ def build_optimizer(cfg, params, device: torch.device) -> torch.optim.Optimizer:
     params = [p for p in params if p.requires_grad]
     # foreach kernels update all parameters in a few fused ops (fast on CPU and GPU alike)
     common = {"lr": cfg.lr, "weight_decay": cfg.weight_decay, "foreach": True}
+    if device.type == "cuda" and cfg.name == "adam":
+        # One kernel for the whole update; with an fp16 GradScaler it also skips steps with
+        # inf/NaN gradients on the device, where foreach needs a host sync (`found_inf.item()`).
+        common = {"lr": cfg.lr, "weight_decay": cfg.weight_decay, "fused": True}
     if cfg.lr <= 0:
         raise GanError(f"learning rate {cfg.lr} must be positive (optim.g.lr / optim.d.lr)")
     if cfg.name == "adam":

@@ -40,7 +40,8 @@ def autocast_dtype(amp: str, device: torch.device) -> torch.dtype | None:
         return None
     if amp == "auto":
         if device.type == "cuda":
-            return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+            # Native bf16 (Ampere and later); older GPUs would only emulate it, slowly: fp16 there.
+            return torch.bfloat16 if torch.cuda.is_bf16_supported(including_emulation=False) else torch.float16
         return None
     if amp == "bf16":
         return torch.bfloat16
@@ -49,6 +50,17 @@ def autocast_dtype(amp: str, device: torch.device) -> torch.dtype | None:
             raise GanError("trainer.amp=fp16 needs a CUDA GPU: use trainer.amp=bf16 or off on the CPU")
         return torch.float16
     raise GanError(f"trainer.amp={amp}: choose auto, bf16, fp16 or off")
+
+
+def use_channels_last(setting: str, device: torch.device, conv_net: bool) -> bool:
+    """`trainer.channels_last`: NHWC tensors let cuDNN use tensor-core kernels without
+    transposes; auto turns it on for conv nets on GPUs only (on the CPU NCHW is as fast or faster)."""
+    setting = str(setting).lower()  # `trainer.channels_last=true` arrives as "True"
+    if setting not in ("auto", "true", "false"):
+        raise GanError(f"trainer.channels_last={setting}: choose auto, true or false")
+    if setting == "auto":
+        return conv_net and device.type == "cuda"
+    return setting == "true" and conv_net
 
 
 def autocast(device: torch.device, dtype: torch.dtype | None):

@@ -10,6 +10,7 @@ from hydra.core.hydra_config import HydraConfig
 from omegaconf import OmegaConf
 
 from gan_cli import checkpoint as ckpt_io
+from gan_cli import distributed
 from gan_cli.config import TrainConfig
 from gan_cli.errors import GanError
 from gan_cli.trainer import Trainer
@@ -18,11 +19,16 @@ log = logging.getLogger("gan")
 
 
 def run_train(cfg) -> dict:
-    if cfg.resume:
-        return resume_run(Path(cfg.resume).expanduser(), cfg)
-    run_dir = Path(HydraConfig.get().runtime.output_dir)
-    trainer = Trainer(cfg, run_dir)
-    return trainer.fit()
+    distributed.init()  # no-op for a single process; torchrun's ranks joined before Hydra started
+    try:
+        distributed.share_run_dir(HydraConfig.get().runtime.output_dir)
+        if cfg.resume:
+            return resume_run(Path(cfg.resume).expanduser(), cfg)
+        run_dir = Path(HydraConfig.get().runtime.output_dir)
+        trainer = Trainer(cfg, run_dir)
+        return trainer.fit()
+    finally:
+        distributed.shutdown()
 
 
 def resume_run(run_dir: Path, cli_cfg) -> dict:
@@ -48,7 +54,8 @@ def resume_run(run_dir: Path, cli_cfg) -> dict:
     trainer.load_state_dict(state)
     if trainer.step >= cfg.trainer.steps:
         raise GanError(f"{run_dir} already finished {trainer.step} steps: pass a larger trainer.steps to continue it")
-    _truncate_logs(run_dir, trainer.step)
+    if distributed.is_main():
+        _truncate_logs(run_dir, trainer.step)
     log.info("resuming %s at step %d", run_dir, trainer.step)
     return trainer.fit()
 

@@ -20,6 +20,7 @@ import torch
 from omegaconf import OmegaConf
 
 from gan_cli import checkpoint as ckpt_io
+from gan_cli import distributed
 from gan_cli.build import CONV_ARCHS, build_networks
 from gan_cli.console import TrainingProgress, summary_table
 from gan_cli.data import batch_source, build_dataset, data_spec
@@ -27,7 +28,7 @@ from gan_cli.errors import DivergenceError
 from gan_cli.loggers import build_logger
 from gan_cli.metrics.scores import evaluate_generator
 from gan_cli.optim import build_optimizer
-from gan_cli.runtime import autocast, autocast_dtype, resolve_device, seed_everything
+from gan_cli.runtime import autocast, autocast_dtype, resolve_device, seed_everything, use_channels_last
 from gan_cli.samples import save_image_grid, save_scatter
 from gan_cli.tricks import StepContext
 
@@ -36,6 +37,7 @@ log = logging.getLogger("gan")
 # Seeds derived from the run seed for streams that must not disturb the training RNG.
 DATA_SEED_OFFSET = 1_000_003
 FIXED_NOISE_SEED_OFFSET = 2_000_003
+NOISE_SEED_OFFSET = 4_000_037
 
 
 class Trainer:
@@ -43,19 +45,20 @@ class Trainer:
         self.cfg = cfg
         self.run_dir = Path(run_dir)
         t = cfg.trainer
-        self.device = resolve_device(cfg.device)
-        seed_everything(cfg.seed)
+        self.device = distributed.device(resolve_device(cfg.device))
+        seed_everything(cfg.seed)  # the same on every rank: identical initial networks
         if self.device.type == "cuda":
             torch.backends.cudnn.benchmark = t.cudnn_benchmark
             torch.backends.cuda.matmul.allow_tf32 = True
             torch.backends.cudnn.allow_tf32 = True
 
-        self.logger = build_logger(cfg.logger, self.run_dir)  # extra logs beside metrics.jsonl
+        # extra logs beside metrics.jsonl, written by rank 0 alone
+        self.logger = build_logger(cfg.logger if distributed.is_main() else "jsonl", self.run_dir)
         self.data = build_dataset(cfg.dataset)
         self.spec = data_spec(self.data)
         self.nets = build_networks(cfg, self.spec, self.device)
         self.G, self.D, self.loss, self.tricks = self.nets.G, self.nets.D, self.nets.loss, self.nets.tricks
-        self.channels_last = self.device.type == "cuda" and cfg.arch.name in CONV_ARCHS and t.channels_last != "false"
+        self.channels_last = use_channels_last(t.channels_last, self.device, cfg.arch.name in CONV_ARCHS)
         if self.channels_last:
             self.G.to(memory_format=torch.channels_last)
             self.D.to(memory_format=torch.channels_last)
@@ -65,9 +68,23 @@ class Trainer:
         fp16 = self.amp_dtype == torch.float16
         self.scaler_d = torch.amp.GradScaler(self.device.type, enabled=fp16)
         self.scaler_g = torch.amp.GradScaler(self.device.type, enabled=fp16)
-        self.batches = batch_source(self.data, t.batch_size, cfg.seed + DATA_SEED_OFFSET, self.device, cfg.dataset.num_workers)
-        self.train_G = torch.compile(self.G) if t.compile else self.G
-        self.train_D = torch.compile(self.D) if t.compile else self.D
+        distributed.local_batch_size(t.batch_size)  # refuses a global batch that does not split evenly
+        self.batches = batch_source(self.data, t.batch_size, cfg.seed + DATA_SEED_OFFSET, self.device,
+                                    cfg.dataset.num_workers, distributed.shard())
+        # Latent noise: one generator shared by all ranks, drawn for the global batch (`latent`).
+        self.noise = torch.Generator(self.device).manual_seed(cfg.seed + NOISE_SEED_OFFSET)
+        if distributed.world_size() > 1:
+            seed_everything(distributed.rank_seed(cfg.seed))  # per-rank randomness inside losses and tricks
+        # Each player trains through its wrapper (DDP when distributed); in the G phase D is called
+        # plain (`frozen_D`): it gets no gradient there, so its DDP hooks must not be armed.
+        self.train_G = distributed.wrap(self.G, self.device, t.sync_batchnorm)
+        self.train_D = distributed.wrap(self.D, self.device, t.sync_batchnorm)
+        self.frozen_D = self.D
+        if t.compile:
+            self.train_G = torch.compile(self.train_G)
+            # torch.compile cannot differentiate twice: D stays eager under gradient penalties.
+            if not (self.loss.gradient_penalty or any(getattr(k, "gradient_penalty", False) for k in self.tricks)):
+                self.train_D, self.frozen_D = torch.compile(self.train_D), torch.compile(self.frozen_D)
 
         # The same noise (and classes) for every sample grid of the run.
         gen = torch.Generator().manual_seed(cfg.seed + FIXED_NOISE_SEED_OFFSET)
@@ -91,9 +108,13 @@ class Trainer:
         return self.cfg.trainer.d_steps
 
     def latent(self, n: int) -> tuple[torch.Tensor, torch.Tensor | None]:
-        z = torch.randn(n, self.G.z_dim, device=self.device)
-        y = torch.randint(self.nets.num_classes, (n,), device=self.device) if self.nets.num_classes else None
-        return z, y
+        """This rank's part of `n` (global batch) latent vectors and classes: every rank draws the
+        same global batch and keeps its own slice, so ranks differ and together match one process."""
+        z = torch.randn(n, self.G.z_dim, device=self.device, generator=self.noise)
+        y = None
+        if self.nets.num_classes:
+            y = torch.randint(self.nets.num_classes, (n,), device=self.device, generator=self.noise)
+        return distributed.local_part(z), distributed.local_part(y)
 
     def _prepare(self, x: torch.Tensor) -> torch.Tensor:
         return x.contiguous(memory_format=torch.channels_last) if self.channels_last and x.dim() == 4 else x
@@ -122,6 +143,7 @@ class Trainer:
             self.opt_d.zero_grad(set_to_none=True)
             self.scaler_d.scale(total).backward()
             if measure:
+                self.scaler_d.unscale_(self.opt_d)  # the norm of the true gradient, not the fp16-scaled one
                 self._record("d/grad_norm", grad_norm(self.D))
             self.scaler_d.step(self.opt_d)
             self.scaler_d.update()
@@ -134,6 +156,7 @@ class Trainer:
 
         # Generator phase: D's weights need no gradients here.
         self.D.requires_grad_(False)
+        D = self.frozen_D
         if not self.reuse_fake:
             z, y_fake = self.latent(bs)
         with autocast(self.device, self.amp_dtype):
@@ -150,6 +173,7 @@ class Trainer:
         self.opt_g.zero_grad(set_to_none=True)
         self.scaler_g.scale(total).backward()
         if measure:
+            self.scaler_g.unscale_(self.opt_g)
             self._record("g/grad_norm", grad_norm(self.G))
         self.scaler_g.step(self.opt_g)
         self.scaler_g.update()
@@ -172,7 +196,8 @@ class Trainer:
     # ------------------------------------------------------------------ the loop
     def fit(self) -> dict:
         t = self.cfg.trainer
-        self.run_dir.mkdir(parents=True, exist_ok=True)
+        if distributed.is_main():
+            self.run_dir.mkdir(parents=True, exist_ok=True)
         self._write_summary({"status": "running"})
         self.logger.open(self.step)
         self._install_signal_handlers()
@@ -180,7 +205,7 @@ class Trainer:
         log.info("data: %s; device: %s", self.data.describe(), self.device)
         log.info("G: %.2fM parameters, D: %.2fM parameters", count(self.G) / 1e6, count(self.D) / 1e6)
         interval_start, interval_step = time.perf_counter(), self.step
-        with TrainingProgress(t.steps, self.step, t.progress) as progress:
+        with TrainingProgress(t.steps, self.step, t.progress and distributed.is_main()) as progress:
             while self.step < t.steps:
                 step_start = time.perf_counter()
                 measure = (self.step + 1) % t.log_every == 0 or self.step + 1 == t.steps
@@ -199,7 +224,7 @@ class Trainer:
                     progress.score(self.step, self.evaluate(final=False))
                 if t.checkpoint_every and self.step % t.checkpoint_every == 0 and self.step < t.steps:
                     self.save_checkpoint()
-                if self.stop_signal is not None:
+                if self._stop_agreed(measure):
                     return self._interrupted()
         self._restore_signal_handlers()
         return self._finish()
@@ -218,7 +243,8 @@ class Trainer:
         }
         self._write_summary(summary)
         self.logger.close()
-        summary_table(f"gan train: {self.run_dir}", summary)
+        if distributed.is_main():
+            summary_table(f"gan train: {self.run_dir}", summary)
         return summary
 
     def _interrupted(self) -> dict:
@@ -235,7 +261,9 @@ class Trainer:
     # ------------------------------------------------------------------ logging
     def _flush_log(self, rate: float) -> dict:
         keys = list(self._acc)
-        values = torch.stack([self._acc[k] for k in keys]).tolist() if keys else []  # the one sync
+        # the one sync; the mean over ranks, so every rank takes the same decisions below
+        values = distributed.mean(torch.stack([self._acc[k] for k in keys])).tolist() if keys else []
+        distributed.same_weights(G=self.G, D=self.D)
         row: dict = {"step": self.step, "images_per_s": round(rate, 1), "time_s": round(self.elapsed, 2)}
         for k, v in zip(keys, values):
             # grad norms are measured on the last step of the interval only
@@ -251,14 +279,17 @@ class Trainer:
                 f"training diverged at step {self.step}: {bad[0]} is {row[bad[0]]}{keep}. "
                 "Lower the learning rates (optim.g.lr, optim.d.lr) or try another loss"
             )
-        with open(self.run_dir / "metrics.jsonl", "a") as f:
-            f.write(json.dumps(row) + "\n")
-        self.logger.metrics(self.step, row)
+        if distributed.is_main():
+            with open(self.run_dir / "metrics.jsonl", "a") as f:
+                f.write(json.dumps(row) + "\n")
+            self.logger.metrics(self.step, row)
         return row
 
     def _write_summary(self, summary: dict) -> None:
+        if not distributed.is_main():
+            return
         summary = {"run_dir": str(self.run_dir), "seed": self.cfg.seed, "device": str(self.device),
-                   "world_size": 1, **summary}
+                   "world_size": distributed.world_size(), **summary}
         tmp = self.run_dir / ".summary.json.tmp"
         tmp.write_text(json.dumps(finite_or_none(summary), indent=2))
         os.replace(tmp, self.run_dir / "summary.json")
@@ -276,6 +307,8 @@ class Trainer:
         return torch.cat(out)
 
     def save_samples(self, name: str) -> None:
+        if not distributed.is_main():
+            return
         x = self.generate(self.fixed_z, self.fixed_y)
         path = self.run_dir / "samples" / f"{name}.png"
         if self.spec.kind == "toy":
@@ -285,6 +318,8 @@ class Trainer:
         self.logger.samples(self.step, path)
 
     def evaluate(self, final: bool) -> dict:
+        if not distributed.is_main():
+            return {}
         scores = evaluate_generator(self.nets.G_eval, self.spec, self.cfg, self.device, self.nets.num_classes)
         if scores:
             with open(self.run_dir / "scores.jsonl", "a") as f:
@@ -294,7 +329,7 @@ class Trainer:
 
     # ------------------------------------------------------------------ checkpoints
     def state_dict(self) -> dict:
-        return {
+        state = {
             "format": ckpt_io.FORMAT,
             "version": ckpt_io.VERSION,
             "step": self.step,
@@ -309,8 +344,12 @@ class Trainer:
             "scaler_d": self.scaler_d.state_dict(),
             "tricks": {trick.name: trick.state_dict() for trick in self.tricks},
             "data": self.batches.state_dict(),
+            "noise": self.noise.get_state(),
             "rng": ckpt_io.rng_state(),
         }
+        if distributed.world_size() > 1:  # each rank's own stream (a collective: every rank calls this)
+            state["rng_ranks"] = distributed.gather(state["rng"])
+        return state
 
     def load_state_dict(self, state: dict) -> None:
         self.G.load_state_dict(state["G"])
@@ -322,7 +361,14 @@ class Trainer:
         for trick in self.tricks:
             trick.load_state_dict(state["tricks"].get(trick.name, {}))
         self.batches.load_state_dict(state["data"])
-        ckpt_io.set_rng_state(state["rng"])
+        self.noise.set_state(state["noise"])
+        rng = distributed.own_rng_state(state["rng"], state.get("rng_ranks"))
+        if rng is not None:
+            ckpt_io.set_rng_state(rng)
+        else:
+            log.warning("the checkpoint holds no random state for %d processes: each rank's stream restarts",
+                        distributed.world_size())
+            seed_everything(distributed.rank_seed(self.cfg.seed) + int(state["step"]))
         self.step = int(state["step"])
         self.elapsed = float(state["elapsed"])
 
@@ -334,6 +380,8 @@ class Trainer:
                                   "no checkpoint written. Lower the learning rates")
         state = self.state_dict()
         path = folder / ("final.pt" if final else f"step_{self.step:07d}.pt")
+        if not distributed.is_main():
+            return path
         ckpt_io.atomic_save(state, path)
         ckpt_io.link_or_copy(path, folder / "last.pt")
         if not final:
@@ -351,11 +399,23 @@ class Trainer:
             log.warning("%s received: finishing this step and writing a checkpoint", signal.Signals(signum).name)
 
         self._previous_handlers = {}
-        for sig in (signal.SIGINT, signal.SIGTERM):
+        # SIGUSR2: Slurm's warning before the time limit (the submitit launcher asks for it with
+        # --signal=USR2@signal_delay_s; its own handler would end the job without a checkpoint).
+        for sig in (signal.SIGINT, signal.SIGTERM, *([signal.SIGUSR2] if hasattr(signal, "SIGUSR2") else [])):
             try:
                 self._previous_handlers[sig] = signal.signal(sig, handler)
             except ValueError:  # not the main thread (e.g. some launchers): leave defaults
                 pass
+
+    def _stop_agreed(self, measure: bool) -> bool:
+        """Stop after a signal. Ranks may get it at different steps, so under torchrun they agree
+        (and stop together) at the next log step: a collective in every step would cost more."""
+        if distributed.world_size() == 1:
+            return self.stop_signal is not None
+        if not measure:
+            return False
+        self.stop_signal = distributed.max_int(self.stop_signal or 0) or None
+        return self.stop_signal is not None
 
     def _restore_signal_handlers(self) -> None:
         for sig, previous in getattr(self, "_previous_handlers", {}).items():

@@ -16,6 +16,7 @@ import torch.nn.functional as F
 
 from gan_cli.data import images as image_files
 from gan_cli.data.toy2d import GaussianMixture
+from gan_cli.distributed import local_part
 from gan_cli.errors import GanError
 
 TOY_DATASETS = ("ring", "grid")
@@ -147,15 +148,20 @@ def data_spec(data) -> DataSpec:
 
 
 # ----------------------------------------------------------------------------- batch sources
+# Every source yields this process's part of a global batch of `batch_size`: `shard` is
+# (rank, world size), (0, 1) for a single process. All ranks draw the same global batches and
+# keep disjoint slices, so their union is exactly what one process would have drawn.
 class ToyBatches:
     """Fresh 2-D points every batch; the generator state is the whole data state."""
 
-    def __init__(self, mixture: GaussianMixture, batch_size: int, seed: int, device: torch.device):
-        self.mixture, self.batch_size, self.device = mixture, batch_size, device
+    def __init__(self, mixture: GaussianMixture, batch_size: int, seed: int, device: torch.device,
+                 shard: tuple[int, int] = (0, 1)):
+        self.mixture, self.batch_size, self.device, self.shard = mixture, batch_size, device, shard
         self.generator = torch.Generator().manual_seed(seed)
 
     def next(self) -> tuple[torch.Tensor, torch.Tensor]:
         x, y = self.mixture.sample(self.batch_size, self.generator)
+        x, y = local_part(x, self.shard), local_part(y, self.shard)
         return x.to(self.device, non_blocking=True), y.to(self.device, non_blocking=True)
 
     def state_dict(self) -> dict:
@@ -172,10 +178,10 @@ class EpochOrder:
     position in it, so a resumed run sees exactly the batches an uninterrupted run would.
     """
 
-    def __init__(self, n: int, batch_size: int, seed: int):
+    def __init__(self, n: int, batch_size: int, seed: int, shard: tuple[int, int] = (0, 1)):
         if n < batch_size:
             raise GanError(f"the dataset has {n} examples, fewer than trainer.batch_size={batch_size}")
-        self.n, self.batch_size = n, batch_size
+        self.n, self.batch_size, self.shard = n, batch_size, shard
         self.generator = torch.Generator().manual_seed(seed)
         self._new_epoch()
 
@@ -189,7 +195,7 @@ class EpochOrder:
             self._new_epoch()
         idx = self.order[self.position : self.position + self.batch_size]
         self.position += self.batch_size
-        return idx
+        return local_part(idx, self.shard)
 
     def state_dict(self) -> dict:
         return {"epoch_state": self.epoch_state, "position": self.position}
@@ -203,12 +209,13 @@ class EpochOrder:
 class MemoryBatches:
     """Random batches from a uint8 tensor held on the training device."""
 
-    def __init__(self, data: ImageDataset, batch_size: int, seed: int, device: torch.device):
+    def __init__(self, data: ImageDataset, batch_size: int, seed: int, device: torch.device,
+                 shard: tuple[int, int] = (0, 1)):
         self.device = device
         self.images = data.images.to(device)
         labels = data.labels if data.labels is not None else torch.zeros(len(data.images), dtype=torch.long)
         self.labels = labels.to(device)
-        self.order = EpochOrder(len(self.images), batch_size, seed)
+        self.order = EpochOrder(len(self.images), batch_size, seed, shard)
 
     def next(self) -> tuple[torch.Tensor, torch.Tensor]:
         idx = self.order.next().to(self.device, non_blocking=True)
@@ -240,9 +247,12 @@ class StreamingBatches:
     state after it was drawn, so the saved state is the consumer's, not the prefetcher's.
     """
 
-    def __init__(self, data: ImageDataset, batch_size: int, seed: int, device: torch.device, num_workers: int):
+    def __init__(self, data: ImageDataset, batch_size: int, seed: int, device: torch.device, num_workers: int,
+                 shard: tuple[int, int] = (0, 1)):
         self.device = device
-        self.order = EpochOrder(data.num_examples, batch_size, seed)
+        # Each rank decodes only its slice of every global batch (the role of a DistributedSampler,
+        # but resumable mid-epoch and identical to one process's batches).
+        self.order = EpochOrder(data.num_examples, batch_size, seed, shard)
         self.dataset = _FileImages(data)
         self.num_workers = num_workers
         self._iterator = None
@@ -278,9 +288,11 @@ class StreamingBatches:
         self._iterator = None
 
 
-def batch_source(data, batch_size: int, seed: int, device: torch.device, num_workers: int = 2):
+def batch_source(data, batch_size: int, seed: int, device: torch.device, num_workers: int = 2,
+                 shard: tuple[int, int] = (0, 1)):
+    """Endless batches; `batch_size` is the global batch, of which this process gets its `shard`."""
     if isinstance(data, GaussianMixture):
-        return ToyBatches(data, batch_size, seed, device)
+        return ToyBatches(data, batch_size, seed, device, shard)
     if data.images is not None:
-        return MemoryBatches(data, batch_size, seed, device)
-    return StreamingBatches(data, batch_size, seed, device, num_workers)
+        return MemoryBatches(data, batch_size, seed, device, shard)
+    return StreamingBatches(data, batch_size, seed, device, num_workers, shard)
