@@ -14,7 +14,7 @@ from gan_cli.errors import GanError
 from gan_cli.models.layers import Discriminator, MinibatchStddev, norm_2d
 
 
-def factor_resolution(resolution: int) -> tuple[int, int]:
+def factor_resolution(resolution: int, arch: str = "dcgan") -> tuple[int, int]:
     """resolution = base * 2**k with 3 <= base <= 7 and k >= 1."""
     base, k = resolution, 0
     while base > 7 and base % 2 == 0:
@@ -22,7 +22,7 @@ def factor_resolution(resolution: int) -> tuple[int, int]:
         k += 1
     if base < 3 or base > 7 or k < 1:
         raise GanError(
-            f"arch=dcgan cannot build {resolution}x{resolution} images: use a side of base*2^k with base "
+            f"arch={arch} cannot build {resolution}x{resolution} images: use a side of base*2^k with base "
             "3..7 (e.g. 28, 32, 48, 64, 128), or set dataset.resolution"
         )
     return base, k

@@ -11,13 +11,13 @@ from gan_cli.errors import GanError
 NORMS = ("batch", "instance", "layer", "none")
 
 
-def norm_2d(kind: str, channels: int) -> nn.Module:
+def norm_2d(kind: str, channels: int, affine: bool = True) -> nn.Module:
     if kind == "batch":
-        return nn.BatchNorm2d(channels)
+        return nn.BatchNorm2d(channels, affine=affine)
     if kind == "instance":
-        return nn.InstanceNorm2d(channels, affine=True)
+        return nn.InstanceNorm2d(channels, affine=affine)
     if kind == "layer":  # normalises over (C, H, W), per-channel affine: LayerNorm for conv maps
-        return nn.GroupNorm(1, channels)
+        return nn.GroupNorm(1, channels, affine=affine)
     if kind == "none":
         return nn.Identity()
     raise GanError(f"unknown norm '{kind}': choose one of {', '.join(NORMS)}")
@@ -56,6 +56,27 @@ def dcgan_init(module: nn.Module) -> None:
             if m.weight is not None:
                 nn.init.normal_(m.weight, 1.0, 0.02)
                 nn.init.zeros_(m.bias)
+
+
+class ConditionalNorm2d(nn.Module):
+    """Conditional batch norm (de Vries et al. 2017; Miyato & Koyama 2018): the norm's scale and
+    shift are looked up per class, gamma_y * norm(x) + beta_y. Any kind of `norm_2d` works; batch
+    is the published one. Scales start at N(1, 0.02) and shifts at 0, as in mimicry."""
+
+    def __init__(self, kind: str, channels: int, num_classes: int):
+        super().__init__()
+        if kind == "none":
+            raise GanError("a class-conditional generator scales its norm per class: use arch.g_norm=batch "
+                           "(or instance, layer), not none")
+        self.norm = norm_2d(kind, channels, affine=False)
+        self.embed = nn.Embedding(num_classes, 2 * channels)
+        with torch.no_grad():
+            self.embed.weight[:, :channels].normal_(1.0, 0.02)
+            self.embed.weight[:, channels:].zero_()
+
+    def forward(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        gamma, beta = self.embed(y)[:, :, None, None].chunk(2, dim=1)
+        return gamma * self.norm(x) + beta
 
 
 class MinibatchDiscrimination(nn.Module):
@@ -111,12 +132,13 @@ class Discriminator(nn.Module):
     """
 
     def __init__(self, body: nn.Module, neck: nn.Module, feature_dim: int, num_classes: int = 0,
-                 minibatch_discrimination: tuple[int, int] | None = None):
+                 minibatch_discrimination: tuple[int, int] | None = None, linear=nn.Linear):
         super().__init__()
         self.body, self.neck = body, neck
         self.mbd = MinibatchDiscrimination(feature_dim, *minibatch_discrimination) if minibatch_discrimination else None
         head_in = self.mbd.out_features if self.mbd is not None else feature_dim
-        self.head = nn.Linear(head_in, 1)
+        # `linear` builds the head: ProGAN's needs its equalised-learning-rate layer
+        self.head = linear(head_in, 1)
         self.embed = nn.Embedding(num_classes, head_in) if num_classes else None
 
     def features(self, x: torch.Tensor) -> torch.Tensor:

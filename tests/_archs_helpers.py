@@ -1,0 +1,94 @@
+"""Helpers for the architecture tests: config composition, in-process CLI runs, and small fake
+datasets written in their real file formats (PNG/JPEG folders, CIFAR-10 pickles, CelebA)."""
+
+from __future__ import annotations
+
+import pickle
+from pathlib import Path
+
+import numpy as np
+import torch
+from hydra import compose, initialize_config_dir
+
+from gan_cli.config import register_configs
+
+CONF = Path(__file__).resolve().parent.parent / "conf"
+
+
+def make_cfg(overrides: list[str]):
+    register_configs()
+    with initialize_config_dir(config_dir=str(CONF), version_base=None):
+        return compose("train", overrides=overrides)
+
+
+def run_cli(args: list[str]) -> int:
+    """`gan <args>` in this process; returns the exit code."""
+    from gan_cli import cli
+
+    try:
+        cli.main(list(args))
+    except SystemExit as e:
+        return int(e.code or 0)
+    return 0
+
+
+def loss_available(name: str) -> bool:
+    return (CONF / "loss" / f"{name}.yaml").is_file()
+
+
+def blobs(n: int, h: int, w: int, seed: int) -> np.ndarray:
+    """n RGB uint8 images (h, w, 3) with a coloured square on noise: cheap, varied content."""
+    rng = np.random.default_rng(seed)
+    out = rng.integers(0, 60, size=(n, h, w, 3), dtype=np.uint8)
+    for img in out:
+        s = max(1, min(h, w) // 3)
+        y, x = rng.integers(0, h - s + 1), rng.integers(0, w - s + 1)
+        img[y : y + s, x : x + s] = rng.integers(100, 256, size=3, dtype=np.uint8)
+    return out
+
+
+def write_png_folder(folder: Path, n: int, sizes: list[tuple[int, int]], seed: int = 0, suffix: str = ".png") -> Path:
+    """n images cycling through `sizes` (width, height): non-square sizes test crop/pad."""
+    from PIL import Image
+
+    folder.mkdir(parents=True, exist_ok=True)
+    for i in range(n):
+        w, h = sizes[i % len(sizes)]
+        Image.fromarray(blobs(1, h, w, seed + i)[0]).save(folder / f"img_{i:04d}{suffix}")
+    return folder
+
+
+def write_fake_cifar10(root: Path, per_batch: int = 8) -> Path:
+    """cifar-10-batches-py/ with data_batch_1..5 and test_batch in the published pickle format."""
+    folder = root / "cifar-10-batches-py"
+    folder.mkdir(parents=True, exist_ok=True)
+    for i, name in enumerate([f"data_batch_{k}" for k in range(1, 6)] + ["test_batch"]):
+        images = blobs(per_batch, 32, 32, 100 + i).transpose(0, 3, 1, 2).reshape(per_batch, 3072)
+        batch = {b"data": images, b"labels": [int(v) for v in np.arange(per_batch) % 10]}
+        with open(folder / name, "wb") as f:
+            pickle.dump(batch, f)
+    return root
+
+
+def write_fake_celeba(root: Path, n: int = 12) -> Path:
+    """celeba/img_align_celeba/*.jpg at CelebA's 178x218 plus list_eval_partition.txt."""
+    folder = write_png_folder(root / "celeba" / "img_align_celeba", n, [(178, 218)], seed=7, suffix=".jpg")
+    lines = [f"{p.name} {i % 3}" for i, p in enumerate(sorted(folder.iterdir()))]
+    (root / "celeba" / "list_eval_partition.txt").write_text("\n".join(lines) + "\n")
+    return root
+
+
+def tree_equal(a, b, path: str = "") -> list[str]:
+    """Paths where two checkpoint trees differ (tensors compared bit for bit)."""
+    if isinstance(a, torch.Tensor):
+        same = isinstance(b, torch.Tensor) and a.dtype == b.dtype and a.shape == b.shape and torch.equal(a, b)
+        return [] if same else [path]
+    if isinstance(a, dict):
+        if not isinstance(b, dict) or set(a) != set(b):
+            return [path + " (keys)"]
+        return [p for k in a for p in tree_equal(a[k], b[k], f"{path}/{k}")]
+    if isinstance(a, (list, tuple)):
+        if not isinstance(b, (list, tuple)) or len(a) != len(b):
+            return [path + " (length)"]
+        return [p for i, (x, y) in enumerate(zip(a, b)) for p in tree_equal(x, y, f"{path}/{i}")]
+    return [] if a == b else [path]
