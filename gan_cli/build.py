@@ -7,6 +7,7 @@ Used by training and, from a checkpoint's saved config and data spec, by `gan ev
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 from omegaconf import OmegaConf, open_dict
@@ -15,7 +16,7 @@ from torch import nn
 from gan_cli.data import DataSpec
 from gan_cli.errors import GanError
 from gan_cli.losses import GANLoss, build_loss
-from gan_cli.models import build_models
+from gan_cli.models import build_models, build_schedule
 from gan_cli.tricks import Trick, build_tricks
 
 CONV_ARCHS = ("dcgan", "resnet", "progan")
@@ -28,6 +29,9 @@ class Networks:
     loss: GANLoss
     tricks: list[Trick]
     num_classes: int
+    # what the arch changes as training goes on (progan's growing), or None: the trainer hands
+    # it every real batch (`step`) and checkpoints its state
+    schedule: Any = None
 
     @property
     def G_eval(self) -> nn.Module:
@@ -67,7 +71,9 @@ def build_networks(cfg, spec: DataSpec, device: torch.device | str = "cpu") -> N
     G, D = G.to(device), D.to(device)
     for trick in tricks:
         G, D = trick.setup(G, D, loss)
-    return Networks(G, D, loss, tricks, num_classes)
+    nets = Networks(G, D, loss, tricks, num_classes)
+    nets.schedule = build_schedule(cfg.arch, spec, [G, D, nets.G_eval])
+    return nets
 
 
 def config_from_checkpoint(ckpt: dict):

@@ -42,6 +42,17 @@ class DatasetConfig:
 
 
 @dataclass
+class GrowConfig:
+    """arch=progan: the progressive-growing schedule, counted in real images shown to D."""
+
+    start_resolution: int = 4
+    # images at each resolution once faded in (and at the start); the paper: 600k-800k
+    stable_images: int = 600_000
+    # images over which a new resolution fades in, alpha rising linearly 0 -> 1
+    fade_images: int = 600_000
+
+
+@dataclass
 class ArchConfig:
     name: str = MISSING  # mlp | dcgan | resnet | progan
     z_dim: int = 100
@@ -55,11 +66,15 @@ class ArchConfig:
     # penalty (batch norm breaks the per-sample penalty) and batch norm otherwise.
     g_norm: str = "batch"
     d_norm: str = "auto"
-    # dcgan: N(0, 0.02) weights as in the DCGAN paper | default: PyTorch's own init
+    # dcgan: N(0, 0.02) weights as in the DCGAN paper | default: the arch's own (PyTorch's for
+    # mlp and dcgan; Xavier as in SNGAN for resnet; N(0, 1) with run-time scaling for progan)
     init: str = "dcgan"
-    # resnet / progan specific knobs (used by those archs only)
+    # resnet: sngan (sum pooling, spectral norm in D) | wgan_gp (mean pooling, no spectral norm)
     variant: str | None = None
+    # resnet: spectral norm on every layer of D; null: the variant's choice
     d_spectral_norm: bool | None = None
+    # progan: the growing schedule (set by conf/arch/progan.yaml)
+    grow: GrowConfig | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
 

@@ -8,8 +8,11 @@ from torch import nn
 
 from gan_cli.errors import GanError
 from gan_cli.models.dcgan import DCGANGenerator, dcgan_discriminator
+from gan_cli.models.growth import GrowthSchedule
 from gan_cli.models.layers import dcgan_init
 from gan_cli.models.mlp import MLPGenerator, mlp_discriminator
+from gan_cli.models.progan import ProGANGenerator, progan_discriminator
+from gan_cli.models.resnet import ResNetGenerator, resnet_discriminator
 
 # name -> function(arch_cfg, data, d_options) -> (G, D). Later archs register here.
 ARCHS: dict[str, Callable] = {}
@@ -39,6 +42,50 @@ def _dcgan(cfg, data, num_classes: int, d_options: dict):
     G = DCGANGenerator(cfg.z_dim, data.channels, data.resolution, cfg.width, cfg.g_norm, num_classes)
     D = dcgan_discriminator(data.channels, data.resolution, cfg.width, cfg.d_norm, num_classes, **d_options)
     return G, D
+
+
+def _needs_images(cfg, data) -> None:
+    if data.kind != "image":
+        raise GanError(f"arch={cfg.name} needs images, but dataset={data.name} is 2-D points: use arch=mlp")
+
+
+def _own_init(cfg) -> None:
+    if cfg.init != "default":
+        raise GanError(f"arch={cfg.name} initialises its own weights (arch.init={cfg.init} would undo them): "
+                       "use arch.init=default")
+
+
+@register_arch("resnet")
+def _resnet(cfg, data, num_classes: int, d_options: dict):
+    _needs_images(cfg, data)
+    _own_init(cfg)
+    variant = cfg.variant or "sngan"
+    G = ResNetGenerator(cfg.z_dim, data.channels, data.resolution, cfg.width, cfg.g_norm, num_classes)
+    D = resnet_discriminator(data.channels, data.resolution, cfg.width, cfg.d_norm, num_classes, variant,
+                             cfg.d_spectral_norm, **d_options)
+    return G, D
+
+
+@register_arch("progan")
+def _progan(cfg, data, num_classes: int, d_options: dict):
+    _needs_images(cfg, data)
+    _own_init(cfg)
+    if num_classes:
+        raise GanError("arch=progan is unconditional here: use arch=resnet or dcgan with dataset.conditional=true")
+    if cfg.d_norm not in ("none", "auto"):
+        raise GanError(f"arch=progan's D has no normalisation layers (arch.d_norm={cfg.d_norm}): use arch.d_norm=none")
+    G = ProGANGenerator(cfg.z_dim, data.channels, data.resolution, cfg.width)
+    D = progan_discriminator(data.channels, data.resolution, cfg.width, num_classes, **d_options)
+    return G, D
+
+
+def build_schedule(cfg_arch, data, networks: list[nn.Module]):
+    """The arch's training schedule (progan's growing), or None: see models/growth.py."""
+    if cfg_arch.name != "progan":
+        return None
+    if cfg_arch.grow is None:
+        raise GanError("arch=progan needs its growing schedule (arch.grow): select it with arch=progan")
+    return GrowthSchedule(cfg_arch.grow, data.resolution, networks)
 
 
 def build_models(cfg_arch, data, num_classes: int = 0, d_options: dict | None = None) -> tuple[nn.Module, nn.Module]:
