@@ -25,6 +25,7 @@ from gan_cli.build import CONV_ARCHS, build_networks
 from gan_cli.console import TrainingProgress, summary_table
 from gan_cli.data import batch_source, build_dataset, data_spec
 from gan_cli.errors import DivergenceError
+from gan_cli.generation import generate, per_class_labels
 from gan_cli.loggers import build_logger
 from gan_cli.metrics.scores import evaluate_generator
 from gan_cli.optim import build_optimizer
@@ -58,6 +59,7 @@ class Trainer:
         self.spec = data_spec(self.data)
         self.nets = build_networks(cfg, self.spec, self.device)
         self.G, self.D, self.loss, self.tricks = self.nets.G, self.nets.D, self.nets.loss, self.nets.tricks
+        self.schedule = self.nets.schedule
         self.channels_last = use_channels_last(t.channels_last, self.device, cfg.arch.name in CONV_ARCHS)
         if self.channels_last:
             self.G.to(memory_format=torch.channels_last)
@@ -90,7 +92,10 @@ class Trainer:
         gen = torch.Generator().manual_seed(cfg.seed + FIXED_NOISE_SEED_OFFSET)
         n_fixed = 2500 if self.spec.kind == "toy" else t.num_samples
         self.fixed_z = torch.randn(n_fixed, self.G.z_dim, generator=gen).to(self.device)
-        self.fixed_y = (torch.arange(n_fixed) % self.nets.num_classes).to(self.device) if self.nets.num_classes else None
+        self.fixed_y, self.per_class = None, 0
+        if self.nets.num_classes:  # one row per class in the grids
+            self.fixed_y, self.per_class = per_class_labels(n_fixed, self.nets.num_classes)
+            self.fixed_z, self.fixed_y = self.fixed_z[: len(self.fixed_y)], self.fixed_y.to(self.device)
 
         self.step = 0  # generator updates done
         self.elapsed = 0.0  # training seconds, summed over resumes
@@ -126,6 +131,8 @@ class Trainer:
         self.D.requires_grad_(True)
         for _ in range(self.d_steps_for(self.step)):
             real, y_real = self.batches.next()
+            if self.schedule is not None:  # e.g. progan: this batch's resolution and fade-in
+                real = self.schedule.step(real)
             real = self._prepare(real)
             z, y_fake = self.latent(bs)
             with autocast(self.device, self.amp_dtype):
@@ -265,6 +272,8 @@ class Trainer:
         values = distributed.mean(torch.stack([self._acc[k] for k in keys])).tolist() if keys else []
         distributed.same_weights(G=self.G, D=self.D)
         row: dict = {"step": self.step, "images_per_s": round(rate, 1), "time_s": round(self.elapsed, 2)}
+        if self.schedule is not None:
+            row.update(self.schedule.log_row())
         for k, v in zip(keys, values):
             # grad norms are measured on the last step of the interval only
             row[k] = v if k.endswith("grad_norm") else v / self._acc_steps
@@ -295,16 +304,8 @@ class Trainer:
         os.replace(tmp, self.run_dir / "summary.json")
 
     # ------------------------------------------------------------------ samples and scores
-    @torch.no_grad()
     def generate(self, z: torch.Tensor, y: torch.Tensor | None = None, batch: int = 500) -> torch.Tensor:
-        G = self.nets.G_eval
-        was_training = G.training
-        G.eval()
-        try:
-            out = [G(zc, None if y is None else y[i : i + batch]).float() for i, zc in zip(range(0, len(z), batch), z.split(batch))]
-        finally:
-            G.train(was_training)
-        return torch.cat(out)
+        return generate(self.nets.G_eval, z, y, batch)
 
     def save_samples(self, name: str) -> None:
         if not distributed.is_main():
@@ -314,7 +315,7 @@ class Trainer:
         if self.spec.kind == "toy":
             save_scatter(x, self.spec.toy_means, self.spec.toy_std, path, title=f"{self.spec.name}, step {self.step}")
         else:
-            save_image_grid(x, path, nrow=max(1, self.nets.num_classes) if self.nets.num_classes else None)
+            save_image_grid(x, path, nrow=self.per_class if self.per_class > 1 else None)
         self.logger.samples(self.step, path)
 
     def evaluate(self, final: bool) -> dict:
@@ -345,6 +346,7 @@ class Trainer:
             "tricks": {trick.name: trick.state_dict() for trick in self.tricks},
             "data": self.batches.state_dict(),
             "noise": self.noise.get_state(),
+            "schedule": self.schedule.state_dict() if self.schedule is not None else {},
             "rng": ckpt_io.rng_state(),
         }
         if distributed.world_size() > 1:  # each rank's own stream (a collective: every rank calls this)
@@ -361,6 +363,8 @@ class Trainer:
         for trick in self.tricks:
             trick.load_state_dict(state["tricks"].get(trick.name, {}))
         self.batches.load_state_dict(state["data"])
+        if self.schedule is not None:
+            self.schedule.load_state_dict(state["schedule"])
         self.noise.set_state(state["noise"])
         rng = distributed.own_rng_state(state["rng"], state.get("rng_ranks"))
         if rng is not None:
