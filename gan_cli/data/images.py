@@ -174,6 +174,8 @@ def square(img, crop: str):
     """Centre-crop to the shorter side, or pad to the longer side with black (crop=pad)."""
     from PIL import Image
 
+    if crop not in ("center", "pad"):
+        raise GanError(f"dataset.crop={crop}: choose center (crop to the shorter side) or pad (pad to the longer)")
     w, h = img.size
     if w == h:
         return img
