@@ -14,6 +14,7 @@ from _archs_helpers import make_cfg, run_cli, tree_equal, write_png_folder
 
 from gan_cli.checkpoint import safe_load
 from gan_cli.errors import GanError
+from gan_cli.generation import load_generator, sample_class
 from gan_cli.models.growth import GrowthSchedule
 from gan_cli.models.progan import (
     EqualizedConv2d,
@@ -148,6 +149,9 @@ def test_progan_resumes_mid_fade_bit_identically(tmp_path):
     keys = ["G", "D", "opt_g", "opt_d", "tricks", "data", "schedule", "step"]
     assert [p for k in keys for p in tree_equal(a[k], b[k], k)] == []
     assert a["G"]["_extra_state"] == {"level": 2, "fading": True}  # into the 16x16 fade-in by step 7
+    # a generator loaded for sampling keeps its phase and draws at the dataset's resolution
+    G, _, _ = load_generator(b)
+    assert (G.level, G.fading) == (2, True) and sample_class(G, 2, 0)[0].shape == (2, 3, 16, 16)
     rows_a = (straight / "metrics.jsonl").read_text().splitlines()
     rows_b = (split / "metrics.jsonl").read_text().splitlines()
     strip = lambda row: {k: v for k, v in json.loads(row).items() if k not in ("images_per_s", "time_s")}  # noqa: E731
