@@ -8,17 +8,10 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from hydra import compose, initialize_config_dir
 
-from gan_cli.config import register_configs
+from tests.conftest import make_cfg  # noqa: F401  (re-exported for the architecture tests)
 
 CONF = Path(__file__).resolve().parent.parent / "conf"
-
-
-def make_cfg(overrides: list[str]):
-    register_configs()
-    with initialize_config_dir(config_dir=str(CONF), version_base=None):
-        return compose("train", overrides=overrides)
 
 
 def run_cli(args: list[str]) -> int:

@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import pytest
 import torch
-from _archs_helpers import make_cfg
 from PIL import Image
 
 from gan_cli.checkpoint import safe_load
 from gan_cli.errors import GanError
 from gan_cli.generation import class_labels, load_generator, per_class_labels, sample_class, save_png_folder
 from gan_cli.trainer import Trainer
+from tests._archs_helpers import make_cfg
 
 
 def test_class_labels():
@@ -57,7 +57,7 @@ def test_conditional_fashion_mnist_samples_a_chosen_class(tmp_path, arch):
 
 
 def test_unconditional_dataset_refuses_conditional(tmp_path):
-    from _archs_helpers import write_png_folder
+    from tests._archs_helpers import write_png_folder
 
     folder = write_png_folder(tmp_path / "images", 4, [(32, 32)])
     cfg = make_cfg(["dataset=folder", f"dataset.root={folder}", "dataset.resolution=32", "arch=resnet",

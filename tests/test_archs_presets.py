@@ -6,7 +6,8 @@ from __future__ import annotations
 import json
 
 import pytest
-from _archs_helpers import (
+
+from tests._archs_helpers import (
     loss_available,
     make_cfg,
     run_cli,

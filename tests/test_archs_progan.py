@@ -10,7 +10,6 @@ from types import SimpleNamespace
 import pytest
 import torch
 import torch.nn.functional as F
-from _archs_helpers import make_cfg, run_cli, tree_equal, write_png_folder
 
 from gan_cli.checkpoint import safe_load
 from gan_cli.errors import GanError
@@ -25,6 +24,7 @@ from gan_cli.models.progan import (
     progan_discriminator,
 )
 from gan_cli.trainer import Trainer
+from tests._archs_helpers import make_cfg, run_cli, tree_equal, write_png_folder
 
 
 def grow_cfg(stable, fade, start=4):

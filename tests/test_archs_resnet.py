@@ -6,13 +6,13 @@ import json
 
 import pytest
 import torch
-from _archs_helpers import make_cfg, write_png_folder
 from torch.nn.utils import parametrize
 
 from gan_cli.errors import GanError
 from gan_cli.models.layers import ConditionalNorm2d
 from gan_cli.models.resnet import GlobalPool, ResNetGenerator, layout, resnet_discriminator
 from gan_cli.trainer import Trainer
+from tests._archs_helpers import make_cfg, write_png_folder
 
 
 def count(m):
