@@ -16,7 +16,7 @@ from torch import nn
 from gan_cli.data import DataSpec
 from gan_cli.errors import GanError
 from gan_cli.losses import GANLoss, build_loss
-from gan_cli.models import build_models, build_schedule
+from gan_cli.models import build_models, build_schedule, resolve_arch_defaults
 from gan_cli.tricks import Trick, build_tricks
 
 CONV_ARCHS = ("dcgan", "resnet", "progan")
@@ -45,6 +45,7 @@ class Networks:
 def resolve_arch(cfg, loss: GANLoss) -> None:
     """Fill config values chosen automatically (d_norm=auto) and refuse impossible combinations."""
     with open_dict(cfg):
+        resolve_arch_defaults(cfg.arch)
         if cfg.arch.d_norm == "auto":
             cfg.arch.d_norm = "layer" if loss.gradient_penalty else ("batch" if cfg.arch.name == "dcgan" else "none")
     if loss.gradient_penalty and cfg.arch.d_norm == "batch":

@@ -123,3 +123,14 @@ def test_resnet_trains_on_a_folder(tmp_path, resolution):
     rows = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
     assert len(rows) == 2 and all(torch.isfinite(torch.tensor(r["d/loss"])) for r in rows)
     assert (tmp_path / "run" / "samples" / "final.png").is_file()
+
+
+@pytest.mark.parametrize("variant, spectral", [("sngan", True), ("wgan_gp", False)])
+def test_the_run_config_records_the_variants_choices(variant, spectral):
+    # written into the config, so the saved run says what was built and tricks (spectral_norm) can check it
+    from gan_cli.build import build_networks
+    from gan_cli.data import DataSpec
+
+    cfg = make_cfg(["arch=resnet", f"arch.variant={variant}", "arch.width=1"])
+    build_networks(cfg, DataSpec("image", "x", (1, 28, 28), 1, 28, 10))
+    assert (cfg.arch.variant, cfg.arch.d_spectral_norm, cfg.arch.d_norm) == (variant, spectral, "none")

@@ -12,7 +12,7 @@ from gan_cli.models.growth import GrowthSchedule
 from gan_cli.models.layers import dcgan_init
 from gan_cli.models.mlp import MLPGenerator, mlp_discriminator
 from gan_cli.models.progan import ProGANGenerator, progan_discriminator
-from gan_cli.models.resnet import ResNetGenerator, resnet_discriminator
+from gan_cli.models.resnet import VARIANTS, ResNetGenerator, resnet_discriminator
 
 # name -> function(arch_cfg, data, d_options) -> (G, D). Later archs register here.
 ARCHS: dict[str, Callable] = {}
@@ -55,14 +55,24 @@ def _own_init(cfg) -> None:
                        "use arch.init=default")
 
 
+def resolve_arch_defaults(cfg_arch) -> None:
+    """Write the arch's automatic choices into its config, where the run's saved config and the
+    tricks' checks see them: resnet's variant and whether its D is spectrally normalised."""
+    if cfg_arch.name == "resnet":
+        cfg_arch.variant = cfg_arch.variant or "sngan"
+        if cfg_arch.variant not in VARIANTS:
+            raise GanError(f"arch.variant={cfg_arch.variant} is not a resnet variant: choose {' or '.join(VARIANTS)}")
+        if cfg_arch.d_spectral_norm is None:
+            cfg_arch.d_spectral_norm = VARIANTS[cfg_arch.variant][1]
+
+
 @register_arch("resnet")
 def _resnet(cfg, data, num_classes: int, d_options: dict):
     _needs_images(cfg, data)
     _own_init(cfg)
-    variant = cfg.variant or "sngan"
     G = ResNetGenerator(cfg.z_dim, data.channels, data.resolution, cfg.width, cfg.g_norm, num_classes)
-    D = resnet_discriminator(data.channels, data.resolution, cfg.width, cfg.d_norm, num_classes, variant,
-                             cfg.d_spectral_norm, **d_options)
+    D = resnet_discriminator(data.channels, data.resolution, cfg.width, cfg.d_norm, num_classes,
+                             cfg.variant or "sngan", cfg.d_spectral_norm, **d_options)
     return G, D
 
 
