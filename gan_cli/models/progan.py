@@ -69,8 +69,8 @@ def levels_for(resolution: int) -> int:
     """The top level: resolution = 4 * 2^level."""
     level = int(math.log2(resolution // 4)) if resolution >= 4 else -1
     if resolution < 8 or 4 * 2**level != resolution:
-        raise GanError(f"arch=progan grows from 4x4 by doubling: dataset.resolution={resolution} must be a power "
-                       "of two from 8 (e.g. 32, 64, 128)")
+        raise GanError(f"arch=progan grows from 4x4 by doubling: dataset.resolution={resolution} is not a power "
+                       "of two from 8: set dataset.resolution=32 (or 64, 128, ...)")
     return level
 
 
