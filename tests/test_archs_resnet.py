@@ -134,3 +134,16 @@ def test_the_run_config_records_the_variants_choices(variant, spectral):
     cfg = make_cfg(["arch=resnet", f"arch.variant={variant}", "arch.width=1"])
     build_networks(cfg, DataSpec("image", "x", (1, 28, 28), 1, 28, 10))
     assert (cfg.arch.variant, cfg.arch.d_spectral_norm, cfg.arch.d_norm) == (variant, spectral, "none")
+
+
+@pytest.mark.parametrize("name", ["resnet", "progan"])
+def test_pack_is_refused_by_name_until_supported(name):
+    from omegaconf import OmegaConf
+
+    from gan_cli.config import ArchConfig
+    from gan_cli.data import DataSpec
+    from gan_cli.models import build_models
+
+    cfg = OmegaConf.merge(OmegaConf.structured(ArchConfig), {"name": name, "width": 1, "init": "default", "d_norm": "none"})
+    with pytest.raises(GanError, match=r"tricks=\[pack\]"):
+        build_models(cfg, DataSpec("image", "x", (3, 32, 32), 3, 32, 0), d_options={"pack": 2})

@@ -55,6 +55,13 @@ def _own_init(cfg) -> None:
                        "use arch.init=default")
 
 
+def _no_pack(cfg, d_options: dict) -> None:
+    # PacGAN's trick (branch `losses`) packs D's inputs through `Discriminator`; these bodies are
+    # not yet built for m times the channels.
+    if d_options.pop("pack", 1) != 1:
+        raise GanError(f"tricks=[pack] is not supported by arch={cfg.name} yet: use arch=dcgan or mlp, or drop pack")
+
+
 def resolve_arch_defaults(cfg_arch) -> None:
     """Write the arch's automatic choices into its config, where the run's saved config and the
     tricks' checks see them: resnet's variant and whether its D is spectrally normalised."""
@@ -70,6 +77,7 @@ def resolve_arch_defaults(cfg_arch) -> None:
 def _resnet(cfg, data, num_classes: int, d_options: dict):
     _needs_images(cfg, data)
     _own_init(cfg)
+    _no_pack(cfg, d_options)
     G = ResNetGenerator(cfg.z_dim, data.channels, data.resolution, cfg.width, cfg.g_norm, num_classes)
     D = resnet_discriminator(data.channels, data.resolution, cfg.width, cfg.d_norm, num_classes,
                              cfg.variant or "sngan", cfg.d_spectral_norm, **d_options)
@@ -80,6 +88,7 @@ def _resnet(cfg, data, num_classes: int, d_options: dict):
 def _progan(cfg, data, num_classes: int, d_options: dict):
     _needs_images(cfg, data)
     _own_init(cfg)
+    _no_pack(cfg, d_options)
     if num_classes:
         raise GanError("arch=progan is unconditional here: use arch=resnet or dcgan with dataset.conditional=true")
     if cfg.d_norm not in ("none", "auto"):
