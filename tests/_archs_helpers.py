@@ -7,11 +7,22 @@ import pickle
 from pathlib import Path
 
 import numpy as np
+import pytest
 import torch
 
 from tests.conftest import make_cfg  # noqa: F401  (re-exported for the architecture tests)
 
 CONF = Path(__file__).resolve().parent.parent / "conf"
+
+
+@pytest.fixture
+def one_thread():
+    """These tests run networks a few channels wide, where intra-op threads cost more than they
+    save (3-15x slower on a loaded 2-core machine): one thread for the test, then restored."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
 
 
 def run_cli(args: list[str]) -> int:

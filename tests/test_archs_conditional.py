@@ -11,7 +11,12 @@ from gan_cli.checkpoint import safe_load
 from gan_cli.errors import GanError
 from gan_cli.generation import class_labels, load_generator, per_class_labels, sample_class, save_png_folder
 from gan_cli.trainer import Trainer
-from tests._archs_helpers import make_cfg
+from tests._archs_helpers import (
+    make_cfg,
+    one_thread,  # noqa: F401  (used by pytestmark)
+)
+
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def test_class_labels():

@@ -10,6 +10,7 @@ import pytest
 from tests._archs_helpers import (
     loss_available,
     make_cfg,
+    one_thread,  # noqa: F401  (used by pytestmark)
     run_cli,
     write_fake_celeba,
     write_fake_cifar10,
@@ -24,6 +25,8 @@ PRESETS = {
                         ["arch.width=4", "arch.grow.stable_images=4", "arch.grow.fade_images=4"]),
     "folder64": ("hinge", lambda root: write_png_folder(root, 8, [(64, 64), (80, 64), (64, 96)]), ["arch.width=1"]),
 }
+
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def shrink(preset: str, root, run_dir) -> list[str]:

@@ -24,7 +24,15 @@ from gan_cli.models.progan import (
     progan_discriminator,
 )
 from gan_cli.trainer import Trainer
-from tests._archs_helpers import make_cfg, run_cli, tree_equal, write_png_folder
+from tests._archs_helpers import (
+    make_cfg,
+    one_thread,  # noqa: F401  (used by pytestmark)
+    run_cli,
+    tree_equal,
+    write_png_folder,
+)
+
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def grow_cfg(stable, fade, start=4):

@@ -12,7 +12,13 @@ from gan_cli.errors import GanError
 from gan_cli.models.layers import ConditionalNorm2d
 from gan_cli.models.resnet import GlobalPool, ResNetGenerator, layout, resnet_discriminator
 from gan_cli.trainer import Trainer
-from tests._archs_helpers import make_cfg, write_png_folder
+from tests._archs_helpers import (
+    make_cfg,
+    one_thread,  # noqa: F401  (used by pytestmark)
+    write_png_folder,
+)
+
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def count(m):
@@ -75,7 +81,7 @@ def test_spectral_norm_follows_the_variant():
 def test_spectral_norm_bounds_the_head():
     D = resnet_discriminator(3, 32, 2)
     D.train()
-    for _ in range(30):  # power iterations converge on the largest singular value
+    for _ in range(5):  # power iterations converge on the largest singular value
         D(torch.randn(2, 3, 32, 32))
     D.eval()
     assert torch.linalg.matrix_norm(D.head.weight, ord=2).item() == pytest.approx(1.0, abs=1e-3)
