@@ -182,7 +182,8 @@ class DDP(DistributedDataParallel):
             return getattr(self.module, name)
 
 
-def wrap(module: nn.Module, dev: torch.device, sync_batchnorm: bool = False) -> nn.Module:
+def wrap(module: nn.Module, dev: torch.device, sync_batchnorm: bool = False,
+         find_unused_parameters: bool = False) -> nn.Module:
     """The module a player trains through: itself alone, DDP when several processes run.
 
     Batch norm normalises over each rank's slice of the batch unless `sync_batchnorm`, which
@@ -199,7 +200,8 @@ def wrap(module: nn.Module, dev: torch.device, sync_batchnorm: bool = False) -> 
                            "drop it, or use arch.g_norm/d_norm=layer or none")
         for name, child in module.named_children():
             setattr(module, name, nn.SyncBatchNorm.convert_sync_batchnorm(child))
-    return DDP(module, device_ids=[dev.index] if dev.type == "cuda" else None, **_NO_BUFFER_BROADCAST)
+    return DDP(module, device_ids=[dev.index] if dev.type == "cuda" else None,
+               find_unused_parameters=find_unused_parameters, **_NO_BUFFER_BROADCAST)
 
 
 # ----------------------------------------------------------------------------- agreement

@@ -79,8 +79,10 @@ class Trainer:
             seed_everything(distributed.rank_seed(cfg.seed))  # per-rank randomness inside losses and tricks
         # Each player trains through its wrapper (DDP when distributed); in the G phase D is called
         # plain (`frozen_D`): it gets no gradient there, so its DDP hooks must not be armed.
-        self.train_G = distributed.wrap(self.G, self.device, t.sync_batchnorm)
-        self.train_D = distributed.wrap(self.D, self.device, t.sync_batchnorm)
+        # a growing arch (progan) leaves the blocks of other resolutions without gradients
+        unused = self.schedule is not None
+        self.train_G = distributed.wrap(self.G, self.device, t.sync_batchnorm, find_unused_parameters=unused)
+        self.train_D = distributed.wrap(self.D, self.device, t.sync_batchnorm, find_unused_parameters=unused)
         self.frozen_D = self.D
         if t.compile:
             self.train_G = torch.compile(self.train_G)
@@ -132,7 +134,7 @@ class Trainer:
         for _ in range(self.d_steps_for(self.step)):
             real, y_real = self.batches.next()
             if self.schedule is not None:  # e.g. progan: this batch's resolution and fade-in
-                real = self.schedule.step(real)
+                real = self.schedule.step(real, images=bs)  # bs: the global batch, on every rank
             real = self._prepare(real)
             z, y_fake = self.latent(bs)
             with autocast(self.device, self.amp_dtype):

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
@@ -164,3 +165,30 @@ def test_progan_resumes_mid_fade_bit_identically(tmp_path):
     rows_b = (split / "metrics.jsonl").read_text().splitlines()
     strip = lambda row: {k: v for k, v in json.loads(row).items() if k not in ("images_per_s", "time_s")}  # noqa: E731
     assert [strip(r) for r in rows_a] == [strip(r) for r in rows_b]
+
+
+@pytest.mark.slow
+def test_progan_under_two_process_torchrun(tmp_path):
+    """DDP must accept the unused blocks of other resolutions, and the schedule must count the
+    global batch. (The weights differ from one process by more than rounding: minibatch stddev
+    groups samples within each rank's half batch, a batch-coupled layer like batch norm.)"""
+    import os
+    import subprocess
+    import sys
+
+    folder = write_png_folder(tmp_path / "images", 16, [(16, 16)])
+    args = progan_overrides(folder, 16, steps=6, stable=8, fade=16)
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1]), "OMP_NUM_THREADS": "1"}
+    for key in ("RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT", "HYDRA_FULL_ERROR"):
+        env.pop(key, None)
+    launcher = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2"]
+    for run, prefix in ((tmp_path / "single", [sys.executable]), (tmp_path / "dist", launcher)):
+        done = subprocess.run([*prefix, "-m", "gan_cli.cli", "train", *args, f"hydra.run.dir={run}"], env=env,
+                              cwd=tmp_path, capture_output=True, text=True, timeout=600)
+        assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    single, dist = (safe_load(tmp_path / r / "checkpoints" / "final.pt") for r in ("single", "dist"))
+    assert single["schedule"] == dist["schedule"] == {"images": 24}
+    assert dist["G"]["_extra_state"] == {"level": 1, "fading": True}
+    # blocks never used (16x16) got no gradient on either side: no optimizer state, weights as built
+    assert single["opt_g"]["state"].keys() == dist["opt_g"]["state"].keys()
+    assert torch.equal(single["G"]["to_rgb.2.weight"], dist["G"]["to_rgb.2.weight"])

@@ -61,11 +61,12 @@ class GrowthSchedule:
         for part in self.parts:
             part.set_phase(self.level, self.alpha)
 
-    def step(self, real: torch.Tensor) -> torch.Tensor:
-        """Advance by one batch of real images; return it at the batch's phase."""
+    def step(self, real: torch.Tensor, images: int | None = None) -> torch.Tensor:
+        """Advance by one batch of `images` real images (default len(real); under several
+        processes, the global batch); return `real` at the batch's phase."""
         self.level, self.alpha = self.phase(self.images)
         self._apply()
-        self.images += len(real)
+        self.images += len(real) if images is None else int(images)
         return self.transform_real(real)
 
     def transform_real(self, real: torch.Tensor) -> torch.Tensor:
