@@ -7,6 +7,7 @@ training device; small datasets live there as one tensor (no DataLoader in the s
 
 from __future__ import annotations
 
+import signal
 from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -240,6 +241,12 @@ class _FileImages(torch.utils.data.Dataset):
         return image_files.load_image(d.files[i], d.resolution, d.channels, d.crop), 0
 
 
+def _ignore_interrupts(worker_id: int) -> None:
+    """Ctrl-C reaches the whole process group; workers leave it to the trainer, which finishes
+    its step (possibly drawing more batches) before stopping."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
 class StreamingBatches:
     """Batches decoded from files by DataLoader workers, in the same resumable epoch order.
 
@@ -253,6 +260,9 @@ class StreamingBatches:
         # Each rank decodes only its slice of every global batch (the role of a DistributedSampler,
         # but resumable mid-epoch and identical to one process's batches).
         self.order = EpochOrder(data.num_examples, batch_size, seed, shard)
+        # The loader draws its workers' base seed when an iterator starts; from the global RNG
+        # that would shift the training noise of a resumed run, so it gets its own generator.
+        self.loader_generator = torch.Generator().manual_seed(seed)
         self.dataset = _FileImages(data)
         self.num_workers = num_workers
         self._iterator = None
@@ -273,6 +283,8 @@ class StreamingBatches:
                 batch_sampler=self._draw(),
                 num_workers=self.num_workers,
                 pin_memory=self.device.type == "cuda",
+                generator=self.loader_generator,
+                worker_init_fn=_ignore_interrupts,
             )
             self._iterator = iter(loader)
         x, y = next(self._iterator)
