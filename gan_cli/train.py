@@ -34,8 +34,8 @@ def run_train(cfg) -> dict:
 def resume_run(run_dir: Path, cli_cfg) -> dict:
     """Continue a run from its last checkpoint with its saved config.
 
-    Plain `key=value` overrides given with `resume=` (e.g. a larger trainer.steps) are applied on
-    top of the saved config; changing config groups is refused.
+    Plain `key=value` overrides given with `resume=` (e.g. a larger trainer.steps, a lower
+    optim.d.lr) are applied on top of the saved config; changing config groups is refused.
     """
     saved = run_dir / ".hydra" / "config.yaml"
     last = run_dir / "checkpoints" / "last.pt"
@@ -43,28 +43,70 @@ def resume_run(run_dir: Path, cli_cfg) -> dict:
         raise GanError(f"resume={run_dir}: no saved config ({saved}); is it a `gan train` run folder?")
     if not last.is_file():
         raise GanError(f"resume={run_dir}: no checkpoint yet ({last}); start the run again instead")
-    overrides = [o for o in HydraConfig.get().overrides.task if not o.startswith("resume=")]
-    groups = [o for o in overrides if "." not in o.split("=")[0] and o.split("=")[0] not in ("seed", "device")]
-    if groups:
-        raise GanError(f"resume continues the saved config; {groups[0]} changes a config group: start a new run instead")
+    hydra_cfg = HydraConfig.get()
+    overrides = [o for o in hydra_cfg.overrides.task if not o.startswith("resume=")]
+    groups = set(hydra_cfg.runtime.choices)
+    changed = [o for o in overrides if o.lstrip("+~").split("=")[0] in groups]
+    if changed:
+        raise GanError(f"resume continues the saved config; {changed[0]} changes a config group: start a new run instead")
     cfg = OmegaConf.merge(OmegaConf.structured(TrainConfig), OmegaConf.load(saved), OmegaConf.from_dotlist(overrides))
     OmegaConf.set_struct(cfg, True)
+    for stale in ckpt_io.remove_stale_temps(last.parent) if distributed.is_main() else []:
+        log.info("removed %s, left by a write that was interrupted", stale.name)
     state = ckpt_io.safe_load(last)
+    _check_same_run(state, cfg, last)
     trainer = Trainer(cfg, run_dir)
-    trainer.load_state_dict(state)
-    if trainer.step >= cfg.trainer.steps:
+    trainer.load_state_dict(state, source=last)
+    trainer.last_checkpoint = last
+    if trainer.step >= cfg.trainer.steps and _status(run_dir) == "finished":
         raise GanError(f"{run_dir} already finished {trainer.step} steps: pass a larger trainer.steps to continue it")
+    # (stopped after its last step but before its final samples and scores: fit() just finishes)
     if distributed.is_main():
         _truncate_logs(run_dir, trainer.step)
     log.info("resuming %s at step %d", run_dir, trainer.step)
     return trainer.fit()
 
 
+def _check_same_run(state: dict, cfg, path: Path) -> None:
+    """A checkpoint copied in from another run would fail deep inside load_state_dict."""
+    saved = state.get("config", {})
+    config_file = path.parent.parent / ".hydra" / "config.yaml"
+    for group in ("dataset", "arch", "loss"):
+        was, now = saved.get(group, {}).get("name"), cfg[group].name
+        if was is not None and was != now:
+            raise GanError(f"{path} was trained with {group}={was} but {config_file} says {group}={now}: "
+                           "resume a run only from its own checkpoints")
+    was_tricks = sorted(k for k, v in saved.get("tricks", {}).items() if v is not None)
+    now_tricks = sorted(k for k, v in cfg.tricks.items() if v is not None)
+    if saved.get("tricks") is not None and was_tricks != now_tricks:
+        raise GanError(f"{path} was trained with tricks={was_tricks} but {config_file} says tricks={now_tricks}: "
+                       "resume a run only from its own checkpoints")
+
+
+def _status(run_dir: Path) -> str | None:
+    try:
+        return json.loads((run_dir / "summary.json").read_text()).get("status")
+    except (OSError, json.JSONDecodeError):
+        return None
+
+
 def _truncate_logs(run_dir: Path, step: int) -> None:
-    """Drop log rows written after the checkpoint, so the resumed run's logs read as one run."""
+    """Drop log rows written after the checkpoint, so the resumed run's logs read as one run.
+
+    A kill can cut the last row short; such a row is dropped too. The rewrite is atomic, so a
+    kill during it leaves the old log."""
     for name in ("metrics.jsonl", "scores.jsonl"):
         path = run_dir / name
         if not path.exists():
             continue
-        rows = [line for line in path.read_text().splitlines() if line.strip() and json.loads(line)["step"] <= step]
-        path.write_text("".join(r + "\n" for r in rows))
+        kept = []
+        for line in path.read_text().splitlines():
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError:
+                continue
+            if row.get("step", step + 1) <= step:
+                kept.append(line)
+        tmp = path.with_name(f".{name}.tmp")
+        tmp.write_text("".join(line + "\n" for line in kept))
+        tmp.replace(path)

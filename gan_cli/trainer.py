@@ -24,7 +24,8 @@ from gan_cli import distributed
 from gan_cli.build import CONV_ARCHS, build_networks
 from gan_cli.console import TrainingProgress, summary_table
 from gan_cli.data import batch_source, build_dataset, data_spec
-from gan_cli.errors import DivergenceError
+from gan_cli.divergence import DivergenceWatch, first_nonfinite, named_tensors
+from gan_cli.errors import DivergenceError, GanError
 from gan_cli.generation import generate, per_class_labels
 from gan_cli.loggers import build_logger
 from gan_cli.metrics.scores import evaluate_generator
@@ -104,6 +105,11 @@ class Trainer:
         self.stop_signal: int | None = None
         self._acc: dict[str, torch.Tensor] = {}
         self._acc_steps = 0
+        # A check of the losses after every step. Under torchrun ranks could see a nan a step
+        # apart and stop at different steps, so there the check stays at the log steps, where
+        # the ranks' mean is read and every rank takes the same decision.
+        self.watch = DivergenceWatch(self.device) if t.check_finite and distributed.world_size() == 1 else None
+        self.last_checkpoint: Path | None = None
         # d_steps == 1: the D step's fake batch is reused for the G step (one G forward per step),
         # as in PyTorch's DCGAN example.
         self.reuse_fake = t.d_steps == 1 and not self.loss.cfg.critic_warmup
@@ -204,12 +210,18 @@ class Trainer:
 
     # ------------------------------------------------------------------ the loop
     def fit(self) -> dict:
+        self._install_signal_handlers()
+        try:
+            return self._fit()
+        finally:  # also when the run fails: the next job of a sweep gets the usual Ctrl-C back
+            self._restore_signal_handlers()
+
+    def _fit(self) -> dict:
         t = self.cfg.trainer
         if distributed.is_main():
             self.run_dir.mkdir(parents=True, exist_ok=True)
         self._write_summary({"status": "running"})
         self.logger.open(self.step)
-        self._install_signal_handlers()
         log.info("run folder: %s", self.run_dir)
         log.info("data: %s; device: %s", self.data.describe(), self.device)
         log.info("G: %.2fM parameters, D: %.2fM parameters", count(self.G) / 1e6, count(self.D) / 1e6)
@@ -219,6 +231,10 @@ class Trainer:
                 step_start = time.perf_counter()
                 measure = (self.step + 1) % t.log_every == 0 or self.step + 1 == t.steps
                 self.train_step(measure=measure)
+                if self.watch is not None:
+                    bad_step = self.watch.post(self.step, self._acc)
+                    if bad_step is not None:
+                        self._diverged(bad_step)
                 self.elapsed += time.perf_counter() - step_start
                 progress.advance(self.step)
                 if measure:
@@ -233,7 +249,7 @@ class Trainer:
                     progress.score(self.step, self.evaluate(final=False))
                 if t.checkpoint_every and self.step % t.checkpoint_every == 0 and self.step < t.steps:
                     self.save_checkpoint()
-                if self._stop_agreed(measure):
+                if self._stop_agreed(measure) and self.step < t.steps:
                     return self._interrupted()
         self._restore_signal_handlers()
         return self._finish()
@@ -260,8 +276,8 @@ class Trainer:
         self._restore_signal_handlers()
         path = self.save_checkpoint()
         name = signal.Signals(self.stop_signal).name
-        log.warning("%s: stopped after step %d; checkpoint %s. Continue with `gan train resume=%s`",
-                    name, self.step, path, self.run_dir)
+        log.warning("%s: stopped after step %d of %d; checkpoint %s. Continue with: gan train resume=%s",
+                    name, self.step, self.cfg.trainer.steps, path, self.run_dir)
         summary = {"status": "interrupted", "signal": name, "steps": self.step, "wall_time_s": round(self.elapsed, 2)}
         self._write_summary(summary)
         self.logger.close()
@@ -283,18 +299,28 @@ class Trainer:
         self._acc_steps = 0
         bad = [k for k, v in row.items() if isinstance(v, float) and not math.isfinite(v)]
         if self.cfg.trainer.check_finite and bad:
-            self._write_summary({"status": "diverged", "steps": self.step, "reason": f"{bad[0]} = {row[bad[0]]}"})
-            last = self.run_dir / "checkpoints" / "last.pt"
-            keep = f"; the last good checkpoint is {last}" if last.exists() else ""
-            raise DivergenceError(
-                f"training diverged at step {self.step}: {bad[0]} is {row[bad[0]]}{keep}. "
-                "Lower the learning rates (optim.g.lr, optim.d.lr) or try another loss"
-            )
+            self._diverged(self.step, bad[0], row[bad[0]])
         if distributed.is_main():
             with open(self.run_dir / "metrics.jsonl", "a") as f:
                 f.write(json.dumps(row) + "\n")
             self.logger.metrics(self.step, row)
         return row
+
+    def _diverged(self, step: int, key: str | None = None, value: float | None = None):
+        """Stop the run: summary.json says why, the last good checkpoint is left as it is."""
+        if key is None:  # named by the watch: find which running loss sum went non-finite
+            sums = {k: float(v) for k, v in self._acc.items()}
+            key = next((k for k, v in sums.items() if not math.isfinite(v)), "d/loss + g/loss")
+            value = sums.get(key, math.nan)
+        self._write_summary({"status": "diverged", "steps": step, "reason": f"{key} = {value}"})
+        optim = self.cfg.optim
+        rates = f"optim.g.lr={optim.g.lr:g} optim.d.lr={optim.d.lr:g}"
+        if self.last_checkpoint is not None:
+            fix = (f"the last good checkpoint is {self.last_checkpoint}; continue from it with lower learning "
+                   f"rates than {rates}: gan train resume={self.run_dir} optim.g.lr=... optim.d.lr=...")
+        else:
+            fix = f"no checkpoint was written yet; lower the learning rates ({rates}) or try another loss"
+        raise DivergenceError(f"training diverged at step {step}: {key} is {value}; {fix}")
 
     def _write_summary(self, summary: dict) -> None:
         if not distributed.is_main():
@@ -350,23 +376,33 @@ class Trainer:
             "noise": self.noise.get_state(),
             "schedule": self.schedule.state_dict() if self.schedule is not None else {},
             "rng": ckpt_io.rng_state(),
+            # the log interval in progress, so a resumed run logs the same rows
+            "log": {"sums": dict(self._acc), "steps": self._acc_steps},
         }
         if distributed.world_size() > 1:  # each rank's own stream (a collective: every rank calls this)
             state["rng_ranks"] = distributed.gather(state["rng"])
         return state
 
-    def load_state_dict(self, state: dict) -> None:
-        self.G.load_state_dict(state["G"])
-        self.D.load_state_dict(state["D"])
-        self.opt_g.load_state_dict(state["opt_g"])
-        self.opt_d.load_state_dict(state["opt_d"])
-        self.scaler_g.load_state_dict(state["scaler_g"])
-        self.scaler_d.load_state_dict(state["scaler_d"])
+    def load_state_dict(self, state: dict, source: str | Path = "the checkpoint") -> None:
+        needed = ("G", "D", "opt_g", "opt_d", "tricks", "data", "noise", "rng", "step") + (
+            ("schedule",) if self.schedule is not None else ())
+        missing = [k for k in needed if k not in state]
+        if missing:
+            raise GanError(f"{source} lacks {', '.join(missing)}: it cannot continue a run (was it written by `gan train`?)")
+        load = ckpt_io.load_module_state
+        load(self.G, state["G"], "generator", source)
+        load(self.D, state["D"], "discriminator", source)
+        load(self.opt_g, state["opt_g"], "generator optimizer", source)
+        load(self.opt_d, state["opt_d"], "discriminator optimizer", source)
+        load(self.scaler_g, state["scaler_g"], "generator grad scaler", source)
+        load(self.scaler_d, state["scaler_d"], "discriminator grad scaler", source)
         for trick in self.tricks:
-            trick.load_state_dict(state["tricks"].get(trick.name, {}))
+            if trick.name in state["tricks"]:
+                load(trick, state["tricks"][trick.name], f"{trick.name} state", source)
+        self._apply_optimizer_overrides(state.get("config", {}).get("optim", {}))
         self.batches.load_state_dict(state["data"])
         if self.schedule is not None:
-            self.schedule.load_state_dict(state["schedule"])
+            load(self.schedule, state["schedule"], "growth schedule", source)
         self.noise.set_state(state["noise"])
         rng = distributed.own_rng_state(state["rng"], state.get("rng_ranks"))
         if rng is not None:
@@ -377,19 +413,44 @@ class Trainer:
             seed_everything(distributed.rank_seed(self.cfg.seed) + int(state["step"]))
         self.step = int(state["step"])
         self.elapsed = float(state["elapsed"])
+        log_state = state.get("log", {})
+        if distributed.world_size() == 1:  # the sums are rank 0's own: other ranks start the interval afresh
+            self._acc = {k: v.to(self.device) for k, v in log_state.get("sums", {}).items()}
+            self._acc_steps = int(log_state.get("steps", 0))
+
+    def _apply_optimizer_overrides(self, saved: dict) -> None:
+        """An optimizer's state dict carries its hyper-parameters; a value the config now gives
+        differently (`resume=... optim.d.lr=1e-4`) wins over the saved one."""
+        for who, opt in (("g", self.opt_g), ("d", self.opt_d)):
+            now, before = self.cfg.optim[who], saved.get(who, {})
+            for key in ("lr", "betas", "eps", "weight_decay", "momentum"):
+                value = now.get(key)
+                if key not in opt.param_groups[0] or key not in before or before[key] == value:
+                    continue
+                log.info("resume: optim.%s.%s %s -> %s", who, key, before[key], value)
+                for group in opt.param_groups:
+                    group[key] = tuple(value) if key == "betas" else value
 
     def save_checkpoint(self, final: bool = False) -> Path:
+        """Write the state atomically and point last.pt at it; a non-finite state is never written."""
         folder = self.run_dir / "checkpoints"
-        bad = [n for n, p in [*self.G.named_parameters(), *self.D.named_parameters()] if not torch.isfinite(p).all()]
-        if bad:
-            raise DivergenceError(f"training diverged by step {self.step}: weight {bad[0]} is not finite; "
-                                  "no checkpoint written. Lower the learning rates")
+        if self.watch is not None and first_nonfinite(list(self._acc.items())):
+            self._diverged(self.step)
         state = self.state_dict()
+        bad = first_nonfinite(named_tensors({k: state[k] for k in ("G", "D", "opt_g", "opt_d", "tricks")}))
+        if bad:
+            raise DivergenceError(
+                f"training diverged by step {self.step}: {bad} is not finite, so no checkpoint was written"
+                + (f"; the last good one is {self.last_checkpoint}" if self.last_checkpoint else "")
+                + "; lower the learning rates (optim.g.lr, optim.d.lr)"
+            )
         path = folder / ("final.pt" if final else f"step_{self.step:07d}.pt")
         if not distributed.is_main():
+            self.last_checkpoint = path
             return path
         ckpt_io.atomic_save(state, path)
         ckpt_io.link_or_copy(path, folder / "last.pt")
+        self.last_checkpoint = path
         if not final:
             periodic = sorted(folder.glob("step_*.pt"))
             for old in periodic[: -self.cfg.trainer.keep_checkpoints or None]:
