@@ -4,10 +4,10 @@ one line (the full trace with --verbose or HYDRA_FULL_ERROR=1)."""
 from __future__ import annotations
 
 import functools
-import json
 import logging
 import os
 import re
+import signal
 import sys
 import traceback
 from pathlib import Path
@@ -18,8 +18,10 @@ from hydra.types import RunMode
 from omegaconf import OmegaConf
 
 from gan_cli.config import register_configs
+from gan_cli.config_check import check_command_line
 from gan_cli.console import error_line
 from gan_cli.errors import DivergenceError, GanError
+from gan_cli.sweeps import CALLBACK_OVERRIDE, failed_jobs, record_failure
 
 log = logging.getLogger("gan")
 
@@ -46,34 +48,49 @@ def in_multirun() -> bool:
 def guarded(task):
     """Run a command; a GanError ends it with one clear line and a non-zero exit code.
 
-    In a sweep the failure is recorded in the job's folder and the sweep goes on.
+    In a sweep a failed job (also an unexpected exception, printed in full) is recorded in its
+    folder and the sweep goes on; Ctrl-C stops the whole sweep.
     """
 
     @functools.wraps(task)
     def wrapper(cfg):
         verbose = bool(os.environ.get("HYDRA_FULL_ERROR")) or bool(cfg.get("verbose", False))
         try:
-            return task(cfg)
+            result = task(cfg)
         except GanError as e:
             if verbose:
                 traceback.print_exc()
-            error_line(str(e))
+            return _failed("diverged" if isinstance(e, DivergenceError) else "failed", str(e),
+                           exit_code=1 if isinstance(e, DivergenceError) else 2)
+        except KeyboardInterrupt:  # a second Ctrl-C, or one before training started
+            if verbose:
+                traceback.print_exc()
+            _failed("interrupted", "interrupted (Ctrl-C)", exit_code=130, stop_sweep=True)
+        except Exception as e:
+            if not in_multirun():
+                raise  # a bug, not a user error: the full trace
+            traceback.print_exc()
+            return _failed("failed", f"{type(e).__name__}: {e}".splitlines()[0], exit_code=1)
+        if isinstance(result, dict) and result.get("status") == "interrupted":
+            # Ctrl-C in a sweep means the user wants it to stop, not to start the next job.
             if in_multirun():
-                _record_failure(e)
-                return {"status": "diverged" if isinstance(e, DivergenceError) else "failed", "error": str(e)}
-            raise SystemExit(1 if isinstance(e, DivergenceError) else 2) from None
+                record_failure("interrupted", f"stopped by {result['signal']} after step {result['steps']}")
+                error_line("sweep stopped; the jobs after this one did not run")
+            # 128 + the signal number, the shell's convention: scripts never mistake an
+            # interrupted run for a finished one
+            raise SystemExit(128 + signal.Signals[result["signal"]].value)
+        return result
 
     return wrapper
 
 
-def _record_failure(e: Exception) -> None:
-    run_dir = Path(HydraConfig.get().runtime.output_dir)
-    path = run_dir / "summary.json"
-    summary = json.loads(path.read_text()) if path.exists() else {"run_dir": str(run_dir)}
-    if summary.get("status") in (None, "running"):
-        summary["status"] = "diverged" if isinstance(e, DivergenceError) else "failed"
-    summary["error"] = str(e)
-    path.write_text(json.dumps(summary, indent=2))
+def _failed(status: str, message: str, exit_code: int, stop_sweep: bool = False) -> dict:
+    error_line(message)
+    if in_multirun():
+        record_failure(status, message)
+        if not stop_sweep:
+            return {"status": status, "error": message}
+    raise SystemExit(exit_code) from None
 
 
 # ----------------------------------------------------------------------------- commands
@@ -105,11 +122,22 @@ def run(command: str, conf_dir: str) -> None:
     register_resolvers()
     task = TASKS.get(command, not_yet_task)
     config_name = command if (Path(conf_dir) / f"{command}.yaml").exists() else "train"
+    args = sys.argv[1:]
+    try:
+        check_command_line(config_name, conf_dir, args)
+    except GanError as e:
+        if os.environ.get("HYDRA_FULL_ERROR"):
+            traceback.print_exc()
+        error_line(str(e))
+        sys.exit(2)
+    multirun = "--multirun" in args or "-m" in args
+    if multirun:
+        sys.argv.append(CALLBACK_OVERRIDE)
     app = hydra.main(version_base=None, config_path=conf_dir, config_name=config_name)(task)
-    sys.exit(_exit_code(app()))
+    try:
+        app()  # returns nothing: a single run's failures exit from inside the guard
+    except KeyboardInterrupt:  # Ctrl-C while Hydra starts a run or between the jobs of a sweep
+        error_line("interrupted (Ctrl-C)")
+        sys.exit(130)
+    sys.exit(1 if multirun and failed_jobs else 0)
 
-
-def _exit_code(result) -> int:
-    if isinstance(result, dict) and result.get("status") in ("diverged", "failed"):
-        return 1
-    return 0

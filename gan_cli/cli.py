@@ -47,6 +47,9 @@ def print_help() -> None:
     print("  gan train dataset=ring arch=mlp loss=wgan_gp trainer.steps=2000")
     print("  gan train --multirun loss=ns,wgan_gp,hinge seed=0,1,2")
     print("  gan eval checkpoint=outputs/<run>/checkpoints/final.pt")
+    print()
+    print("exit codes: 0 done; 1 diverged or failed (a sweep: any of its jobs); 2 bad input;")
+    print("            130 / 143 stopped by Ctrl-C / SIGTERM after writing a checkpoint (gan train resume=<run>)")
 
 
 def main(argv: list[str] | None = None) -> None:
