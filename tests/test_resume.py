@@ -136,3 +136,22 @@ def test_keep_last_k_checkpoints_and_last_is_the_newest(tmp_path):
     assert sorted(p.name for p in folder.glob("*.pt")) == ["final.pt", "last.pt", "step_0000006.pt", "step_0000008.pt"]
     assert (folder / "last.pt").read_bytes() == (folder / "final.pt").read_bytes()
     shutil.rmtree(folder)
+
+
+def test_resume_of_a_streamed_image_folder_is_bit_identical(tmp_path):
+    """Files decoded by a DataLoader: starting its iterator must not draw from the training RNG."""
+    from PIL import Image
+
+    folder = tmp_path / "images"
+    folder.mkdir()
+    pixels = torch.Generator().manual_seed(0)
+    for i in range(40):
+        Image.fromarray(torch.randint(0, 256, (32, 32), generator=pixels, dtype=torch.uint8).numpy()).save(
+            folder / f"{i:02d}.png")
+    overrides = ["dataset=folder", f"dataset.root={folder}", "dataset.channels=1", "dataset.resolution=32",
+                 "dataset.in_memory=false", "dataset.num_workers=0", "arch.width=4", "trainer.batch_size=8",
+                 "trainer.steps=6", "trainer.checkpoint_every=3", "trainer.log_every=3", "trainer.sample_every=0",
+                 "trainer.num_samples=4", "metrics=none", "trainer.progress=false", "device=cpu"]
+    run(tmp_path / "whole", overrides)
+    run(tmp_path / "resumed", overrides, resume_from=tmp_path / "whole/checkpoints/step_0000003.pt")
+    assert state_differences(tmp_path / "whole/checkpoints/final.pt", tmp_path / "resumed/checkpoints/final.pt") == []
