@@ -9,6 +9,7 @@ callback that reads those files back, so it works the same for every launcher (l
 from __future__ import annotations
 
 import json
+import os
 import time
 from pathlib import Path
 
@@ -27,6 +28,8 @@ failed_jobs: list[dict] = []
 
 def record_failure(status: str, error: str) -> None:
     """Write a job's failure into its summary.json (created if the job failed before training)."""
+    if os.environ.get("RANK", "0") != "0":
+        return  # under torchrun rank 0 alone writes the run folder (the process group is gone by now)
     run_dir = Path(HydraConfig.get().runtime.output_dir)
     path = run_dir / "summary.json"
     summary = json.loads(path.read_text()) if path.exists() else {"run_dir": str(run_dir)}

@@ -7,17 +7,16 @@ import os
 import pickle
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
-from run_helpers import REPO, gan_env
 
 from gan_cli import checkpoint as ckpt_io
 from gan_cli.errors import GanError
+from tests._robustness_helpers import start_python
 
 
 def gan_checkpoint(**extra) -> dict:
@@ -122,8 +121,7 @@ print("second written", flush=True)
 
 def test_kill_during_a_checkpoint_write_leaves_the_previous_one_loadable(tmp_path):
     path = tmp_path / "last.pt"
-    child = subprocess.Popen([sys.executable, "-c", WRITER, str(path)], cwd=REPO, env=gan_env(),
-                             stdout=subprocess.PIPE, text=True)
+    child = start_python("-c", WRITER, str(path), stdout=subprocess.PIPE, text=True)
     try:
         assert child.stdout.readline().strip() == "first written"
         deadline = time.monotonic() + 60

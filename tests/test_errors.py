@@ -6,13 +6,11 @@ from __future__ import annotations
 import shlex
 
 import pytest
-from run_helpers import run_gan
 
-from gan_cli.apps import register_resolvers
 from gan_cli.cli import config_dir
-from gan_cli.config import register_configs
 from gan_cli.config_check import check_command_line
 from gan_cli.errors import GanError
+from tests._robustness_helpers import gan
 
 CASES = {
     "trainer.stepz=5": "trainer.stepz is not a config key: did you mean trainer.steps?",
@@ -45,12 +43,6 @@ ACCEPTED = ["", "trainer.steps=10", "+arch.extra.depth=3", "++trainer.steps=3", 
             "--cfg job trainer.stepz=1", "--help", "--info defaults trainer.stepz=1"]
 
 
-@pytest.fixture(scope="module", autouse=True)
-def configs():
-    register_configs()
-    register_resolvers()
-
-
 @pytest.mark.parametrize("command_line", list(CASES))
 def test_bad_override_is_one_line_naming_key_and_fix(command_line):
     with pytest.raises(GanError) as info:
@@ -67,7 +59,7 @@ def test_good_command_lines_pass(command_line):
 
 # ----------------------------------------------------------------------------- end to end
 def test_cli_error_is_one_line_without_traceback_and_verbose_shows_it(tmp_path):
-    plain = run_gan(["train", "trainer.steps=abc", f"hydra.run.dir={tmp_path}"])
+    plain = gan("train", "trainer.steps=abc", f"hydra.run.dir={tmp_path}")
     assert plain.returncode == 2
     assert plain.stdout == "" and "Traceback" not in plain.stderr
     assert plain.stderr.strip().splitlines() == [
@@ -75,14 +67,14 @@ def test_cli_error_is_one_line_without_traceback_and_verbose_shows_it(tmp_path):
     ]
     assert not tmp_path.joinpath(".hydra").exists()  # refused before any work
 
-    verbose = run_gan(["train", "--verbose", "trainer.steps=abc", f"hydra.run.dir={tmp_path}"])
+    verbose = gan("train", "--verbose", "trainer.steps=abc", f"hydra.run.dir={tmp_path}")
     assert verbose.returncode == 2
     assert "Traceback" in verbose.stderr and "ValidationError" in verbose.stderr
 
 
 def test_missing_dataset_is_one_line(tmp_path):
-    result = run_gan(["train", "dataset=mnist", "dataset.root=/nonexistent", "dataset.download=false",
-                      f"hydra.run.dir={tmp_path}"])
+    result = gan("train", "dataset=mnist", "dataset.root=/nonexistent", "dataset.download=false",
+                 f"hydra.run.dir={tmp_path}")
     assert result.returncode == 2
     lines = result.stderr.strip().splitlines()
     assert "Traceback" not in result.stderr

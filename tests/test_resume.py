@@ -9,18 +9,15 @@ import shutil
 
 import pytest
 import torch
-from run_helpers import TINY_RING, compose_train, one_thread, state_differences
 
 from gan_cli import checkpoint as ckpt_io
 from gan_cli.errors import DivergenceError, GanError
 from gan_cli.trainer import Trainer
+from tests._archs_helpers import one_thread  # noqa: F401  (a fixture)
+from tests._robustness_helpers import TINY_RING, state_differences
+from tests.conftest import make_cfg
 
-
-@pytest.fixture(autouse=True)
-def single_thread():
-    with one_thread():
-        yield
-
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 VARIANTS = {
     # d_steps=1 reuses the D step's fake batch for G; EMA has its own state; scores and
@@ -32,7 +29,7 @@ VARIANTS = {
 
 
 def run(run_dir, overrides, resume_from=None) -> Trainer:
-    trainer = Trainer(compose_train(overrides), run_dir)
+    trainer = Trainer(make_cfg(overrides), run_dir)
     if resume_from is not None:
         trainer.load_state_dict(ckpt_io.safe_load(resume_from), source=resume_from)
     trainer.fit()
@@ -72,7 +69,7 @@ def test_resume_of_an_image_run_with_every_source_of_state(tmp_path):
 
 def test_checkpoint_of_another_architecture_is_one_clear_line(tmp_path):
     run(tmp_path / "small", [*TINY_RING, "trainer.steps=2", "trainer.checkpoint_every=0"])
-    other = Trainer(compose_train([*TINY_RING, "arch.g_hidden=[16,16]"]), tmp_path / "other")
+    other = Trainer(make_cfg([*TINY_RING, "arch.g_hidden=[16,16]"]), tmp_path / "other")
     source = tmp_path / "small/checkpoints/final.pt"
     with pytest.raises(GanError) as info:
         other.load_state_dict(ckpt_io.safe_load(source), source=source)
@@ -99,7 +96,7 @@ def test_divergence_after_a_checkpoint_keeps_the_last_good_one(tmp_path):
     before = last.read_bytes()
     # Continue from it with absurd learning rates: the config's new lr must win over the one
     # saved in the optimizer state, and the run must stop without touching last.pt.
-    trainer = Trainer(compose_train([*good, "trainer.steps=20", "optim.g.lr=1e30", "optim.d.lr=1e30"]), tmp_path)
+    trainer = Trainer(make_cfg([*good, "trainer.steps=20", "optim.g.lr=1e30", "optim.d.lr=1e30"]), tmp_path)
     trainer.load_state_dict(ckpt_io.safe_load(last), source=last)
     assert trainer.opt_d.param_groups[0]["lr"] == 1e30
     trainer.last_checkpoint = last
@@ -125,9 +122,9 @@ def test_resume_refuses_a_checkpoint_from_another_run(tmp_path):
     run(tmp_path, [*TINY_RING, "trainer.steps=1", "trainer.checkpoint_every=0"])
     state = ckpt_io.safe_load(tmp_path / "checkpoints/final.pt")
     with pytest.raises(GanError, match=r"was trained with dataset=ring but .* says dataset=fashion_mnist"):
-        _check_same_run(state, compose_train([]), tmp_path / "checkpoints/final.pt")
+        _check_same_run(state, make_cfg([]), tmp_path / "checkpoints/final.pt")
     with pytest.raises(GanError, match=r"was trained with tricks=\[\] but .* says tricks=\['ema'\]"):
-        _check_same_run(state, compose_train([*TINY_RING, "tricks=[ema]"]), tmp_path / "checkpoints/final.pt")
+        _check_same_run(state, make_cfg([*TINY_RING, "tricks=[ema]"]), tmp_path / "checkpoints/final.pt")
 
 
 def test_keep_last_k_checkpoints_and_last_is_the_newest(tmp_path):

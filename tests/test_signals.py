@@ -9,17 +9,16 @@ import signal
 import subprocess
 import time
 
-from run_helpers import REPO, TINY_RING, gan_command, gan_env, run_gan, state_differences
-
 from gan_cli import checkpoint as ckpt_io
+from tests._robustness_helpers import TINY_RING, gan, start_gan, state_differences
 
 STEPS = 200
 BASE = [*TINY_RING, f"trainer.steps={STEPS}", "trainer.checkpoint_every=10", "trainer.log_every=7"]
 
 
 def start_run(run_dir) -> subprocess.Popen:
-    return subprocess.Popen(gan_command(["train", *BASE, f"hydra.run.dir={run_dir}"]), cwd=REPO, env=gan_env(),
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return start_gan("train", *BASE, f"hydra.run.dir={run_dir}", stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                     text=True)
 
 
 def wait_for_checkpoint(run_dir, process: subprocess.Popen, timeout: float = 120) -> None:
@@ -59,12 +58,12 @@ def test_sigterm_checkpoints_and_exits_with_a_resume_hint(tmp_path):
 
 
 def test_ctrl_c_then_resume_equals_the_uninterrupted_run(tmp_path):
-    whole = run_gan(["train", *BASE, f"hydra.run.dir={tmp_path / 'whole'}"])
+    whole = gan("train", *BASE, f"hydra.run.dir={tmp_path / 'whole'}")
     assert whole.returncode == 0, whole.stderr
     run_dir = tmp_path / "stopped"
     check_interrupted(run_dir, interrupt(run_dir, signal.SIGINT), signal.SIGINT)
 
-    resumed = run_gan(["train", f"resume={run_dir}"])
+    resumed = gan("train", f"resume={run_dir}")
     assert resumed.returncode == 0, resumed.stderr
     assert f"resuming {run_dir} at step" in resumed.stdout
     assert state_differences(tmp_path / "whole/checkpoints/final.pt", run_dir / "checkpoints/final.pt") == []

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import json
 
-from run_helpers import TINY_RING, run_gan
+from tests._robustness_helpers import TINY_RING, gan
 
 
 def test_sweep_with_three_diverging_jobs_completes_the_healthy_one(tmp_path):
-    result = run_gan(["train", "--multirun", *TINY_RING, "trainer.steps=5", "trainer.log_every=5",
-                      "optim.d.lr=1e30,1e31,2e-4,1e32", f"hydra.sweep.dir={tmp_path}"])
+    result = gan("train", "--multirun", *TINY_RING, "trainer.steps=5", "trainer.log_every=5",
+                 "optim.d.lr=1e30,1e31,2e-4,1e32", f"hydra.sweep.dir={tmp_path}")
     assert result.returncode == 1, result.stdout + result.stderr
     assert "Traceback" not in result.stderr
 
@@ -34,7 +34,7 @@ def test_sweep_with_three_diverging_jobs_completes_the_healthy_one(tmp_path):
 
 
 def test_bad_value_in_a_sweep_is_refused_before_any_job_runs(tmp_path):
-    result = run_gan(["train", "--multirun", *TINY_RING, "trainer.steps=5,abc", f"hydra.sweep.dir={tmp_path}"])
+    result = gan("train", "--multirun", *TINY_RING, "trainer.steps=5,abc", f"hydra.sweep.dir={tmp_path}")
     assert result.returncode == 2
     assert result.stderr.strip().splitlines() == [
         "error: trainer.steps=abc: Value 'abc' of type 'str' could not be converted to Integer, e.g. trainer.steps=2000"
