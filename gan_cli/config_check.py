@@ -75,7 +75,7 @@ class OverrideChecker:
             else:
                 choices.pop(key, None)  # intervals belong to optimising sweepers: they check them
         first = [values[0] for values in choices.values()]
-        jobs = [first]
+        jobs = [first] if isinstance(params, DictConfig) else []  # else `base` is that job
         for i, values in enumerate(choices.values()):
             jobs += [first[:i] + [value] + first[i + 1 :] for value in values[1:]]
         return jobs
