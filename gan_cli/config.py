@@ -220,18 +220,32 @@ class TrainerConfig:
 
 @dataclass
 class MetricsConfig:
-    # Feature extractor for image metrics: auto (classifier for MNIST-like data when one is
-    # trained, else inception) | inception | classifier | none
+    # Feature extractor for image metrics: auto (the domain classifier for MNIST-like data when
+    # one is stored, Inception for the rest when its weights are here; else skipped with a hint)
+    # | inception | classifier | none
     features: str = "auto"
+    # fid | is | kid | pr (precision/recall) | dc (density/coverage)
     names: list[str] = field(default_factory=lambda: ["fid", "is"])
-    num_samples: int = 10000
+    num_samples: int = 10000  # generated samples scored (50k is the usual protocol for papers)
     batch_size: int = 200
     # Path to the TF-ported Inception weights (pt_inception-2015-12-05-6726825d.pth); null:
-    # the torch hub cache, then a download.
+    # the torch hub cache ($TORCH_HOME/hub/checkpoints), then a download (when `download`).
     inception_weights: str | None = None
-    classifier: str | None = None  # path to a `gan classifier` checkpoint
+    download: bool = True
+    # tf1: uint8, TF1 bilinear resize, (x - 128) / 128 (torch-fidelity, TTUR, stylegan2) |
+    # pytorch_fid: its F.interpolate resize. Scores are comparable only within one.
+    preprocessing: str = "tf1"
+    classifier: str | None = None  # a `gan classifier` file; null: ~/.cache/gan/classifiers/<dataset>.pt
     cache_dir: str | None = None  # reference statistics; null: ~/.cache/gan/stats
     real_split: str = "train"
+    real_num_samples: int | None = None  # real images in the reference; null: the whole split
+    real_features: int | None = None  # real feature rows for kid/pr/dc; null: as many as generated
+    is_splits: int = 10
+    is_shuffle: bool = True  # torch-fidelity shuffles (seed 2020) before splitting; improved-gan does not
+    kid_subsets: int = 100
+    kid_subset_size: int = 1000
+    pr_k: int = 3
+    dc_k: int = 5
     toy_samples: int = 2500
 
 
@@ -266,7 +280,62 @@ class ReportConfig:
     verbose: bool = False
 
 
+@dataclass
+class EvalConfig:
+    """`gan eval`: one of checkpoint, run (every checkpoint of a run folder) or fake (+ real)."""
+
+    checkpoint: str | None = None
+    run: str | None = None
+    # A folder of images or an .npz (uint8 N x H x W x C; 2-D points under `points`)
+    fake: str | None = None
+    # A dataset name (its metrics.real_split), a folder, an .npz of images or of statistics (mu, sigma)
+    real: str | None = None
+    out: str | None = None  # write the scores to this JSON file
+    ema: bool = True  # score the EMA generator when the run kept one
+    data_root: str | None = None  # where the real dataset is, if not where the run found it
+    metrics: MetricsConfig = field(default_factory=MetricsConfig)
+    device: str = "auto"
+    verbose: bool = False
+
+
+@dataclass
+class SampleConfig:
+    """`gan sample`: n samples from a checkpoint to a folder of PNGs or one .npz."""
+
+    checkpoint: str | None = None
+    n: int = 64
+    out: str | None = None
+    # class to draw for conditional generators (`class=K` on the command line); null: all in turn
+    label: int | None = None
+    # null: the run's seed, so the samples are the ones `gan eval` scored
+    seed: int | None = None
+    ema: bool = True
+    batch_size: int = 500
+    device: str = "auto"
+    verbose: bool = False
+
+
+@dataclass
+class ClassifierConfig:
+    """`gan classifier`: the domain classifier used as a feature extractor."""
+
+    dataset: DatasetConfig = field(default_factory=DatasetConfig)
+    epochs: int = 2
+    batch_size: int = 128
+    lr: float = 2e-3
+    width: int = 32
+    feature_dim: int = 256
+    seed: int = 0
+    device: str = "auto"
+    # also write the file here; it is always stored as ~/.cache/gan/classifiers/<dataset>.pt
+    out: str | None = None
+    verbose: bool = False
+
+
 def register_configs() -> None:
     cs = ConfigStore.instance()
     cs.store(name="train_schema", node=TrainConfig)
     cs.store(name="report_schema", node=ReportConfig)
+    cs.store(name="eval_schema", node=EvalConfig)
+    cs.store(name="sample_schema", node=SampleConfig)
+    cs.store(name="classifier_schema", node=ClassifierConfig)

@@ -1,5 +1,11 @@
 """Scores of a generator during and after training: mode counts for 2-D mixtures; image
-metrics (FID, IS, ...) through the configured feature extractor."""
+metrics (FID, IS, ...) through the configured feature extractor.
+
+The trainer calls `evaluate_generator` every trainer.eval_every steps and at the end (with the
+EMA weights when enabled); `gan eval` calls it on checkpoints. Samples are generated in batches
+of metrics.batch_size under inference mode on the run's device and folded into running
+statistics, so memory stays flat as metrics.num_samples grows.
+"""
 
 from __future__ import annotations
 
@@ -7,23 +13,49 @@ import logging
 
 import torch
 
+from gan_cli.metrics.features import MetricsSkipped, choose_extractor, say_once
+from gan_cli.metrics.image_metrics import (
+    accumulate,
+    check_names,
+    compute_scores,
+    fake_accumulator,
+    provenance,
+)
+from gan_cli.metrics.reference import real_reference
+from gan_cli.metrics.sources import EVAL_SEED_OFFSET, generated_images, generated_points
 from gan_cli.metrics.toy2d import mode_metrics
 
 log = logging.getLogger("gan")
-EVAL_SEED_OFFSET = 3_000_017
+
+__all__ = ["EVAL_SEED_OFFSET", "evaluate_generator"]
 
 
 @torch.no_grad()
-def evaluate_generator(G, spec, cfg, device, num_classes: int = 0) -> dict:
+def evaluate_generator(G, spec, cfg, device, num_classes: int = 0, strict: bool = False) -> dict:
+    """The scores of G as a flat dict (plus `provenance`); with strict=False (training) an
+    unavailable feature extractor is one warning and a `metrics_skipped` entry, with strict=True
+    (`gan eval`) it is the error."""
+    seed = cfg.seed + EVAL_SEED_OFFSET
     if spec.kind == "toy":
-        n = cfg.metrics.toy_samples
-        was_training = G.training
-        G.eval()
-        # a dedicated generator: scoring never shifts the training random stream
-        gen = torch.Generator().manual_seed(cfg.seed + EVAL_SEED_OFFSET)
-        z = torch.randn(n, G.z_dim, generator=gen).to(device)
-        y = torch.randint(num_classes, (n,), generator=gen).to(device) if num_classes else None
-        points = G(z, y).float()
-        G.train(was_training)
+        points = generated_points(G, cfg.metrics.toy_samples, cfg.metrics.batch_size, seed, device, num_classes)
         return mode_metrics(points, spec.toy_means, spec.toy_std)
-    return {}
+    mcfg = cfg.metrics
+    names = check_names(mcfg.names)
+    if not names:
+        return {}
+    try:
+        extractor = choose_extractor(mcfg, spec.name, device)
+    except MetricsSkipped as e:
+        if strict:
+            raise
+        say_once(str(e))
+        return {"metrics_skipped": str(e)}
+    if extractor is None:
+        return {}
+    n = mcfg.num_samples
+    needs_real = names != ["is"] or extractor.name == "classifier"  # IS alone needs no real data
+    ref = real_reference(cfg.dataset, extractor, mcfg, names, n) if needs_real else None
+    fake = fake_accumulator(n, names, mcfg, extractor)
+    accumulate(generated_images(G, n, mcfg.batch_size, seed, device, num_classes), extractor, fake)
+    scores = compute_scores(fake, ref, names, mcfg, extractor)
+    return {**scores, "provenance": {**provenance(extractor, fake, ref, names, mcfg), "seed": seed}}

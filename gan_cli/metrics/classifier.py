@@ -1,0 +1,133 @@
+"""The domain classifier: a small CNN trained on a labelled dataset (`gan classifier`), whose
+penultimate layer replaces Inception's pool_3 for data Inception was not trained on.
+
+The TTUR authors advise this for MNIST-like data; scores in its feature space are comparable only
+among themselves (same classifier file: its weights hash is recorded with every score), and the
+file carries the real train-vs-test figures as the floor a perfect generator would reach.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from gan_cli.data import resize_uint8, to_float, to_grey
+from gan_cli.errors import GanError
+from gan_cli.metrics.extractor import HASH_CHARS, FeatureExtractor, state_dict_sha256
+
+FORMAT = "gan-classifier"
+VERSION = 1
+MNIST_LIKE = ("mnist", "fashion_mnist")
+
+
+def gan_cache() -> Path:
+    """~/.cache/gan, or $GAN_CACHE."""
+    return Path(os.environ.get("GAN_CACHE", Path.home() / ".cache" / "gan")).expanduser()
+
+
+def default_classifier_path(dataset: str) -> Path:
+    return gan_cache() / "classifiers" / f"{dataset}.pt"
+
+
+def _block(c_in: int, c_out: int, stride: int = 1) -> list[nn.Module]:
+    return [nn.Conv2d(c_in, c_out, 3, stride, 1, bias=False), nn.BatchNorm2d(c_out), nn.ReLU(inplace=True)]
+
+
+class DomainClassifier(nn.Module):
+    """conv(w) at full resolution, max pool, two strided convs (2w, 4w), then a `feature_dim`
+    ReLU layer (the features) and the class head. ~9M multiply-adds per 28x28 image."""
+
+    def __init__(self, channels: int, resolution: int, num_classes: int, width: int = 32, feature_dim: int = 256):
+        super().__init__()
+        self.arch = {"channels": channels, "resolution": resolution, "num_classes": num_classes,
+                     "width": width, "feature_dim": feature_dim}
+        self.body = nn.Sequential(
+            *_block(channels, width), nn.MaxPool2d(2),
+            *_block(width, 2 * width, stride=2),
+            *_block(2 * width, 4 * width, stride=2),
+            nn.Flatten(),
+        )
+        side = math.ceil(math.ceil((resolution // 2) / 2) / 2)
+        self.embed = nn.Sequential(nn.Linear(4 * width * side * side, feature_dim), nn.ReLU(inplace=True))
+        self.dropout = nn.Dropout(0.3)
+        self.head = nn.Linear(feature_dim, num_classes)
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """x: float in [-1, 1] -> (penultimate features, class logits)."""
+        features = self.embed(self.body(x))
+        return features, self.head(self.dropout(features))
+
+
+# ----------------------------------------------------------------------------- files
+def classifier_state(net: DomainClassifier, dataset: str, **facts) -> dict:
+    """Plain containers and tensors only (loads with weights_only=True)."""
+    weights = {k: v.detach().cpu().clone() for k, v in net.state_dict().items()}
+    return {"format": FORMAT, "version": VERSION, "dataset": dataset, "arch": dict(net.arch), "state_dict": weights,
+            "weights_sha256": state_dict_sha256(weights)[:HASH_CHARS], **facts}
+
+
+def load_classifier(path: str | Path) -> tuple[DomainClassifier, dict]:
+    path = Path(path).expanduser()
+    if not path.is_file():
+        raise GanError(f"no classifier at {path}: train one with `gan classifier dataset=<name>` (or set metrics.classifier)")
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:  # noqa: BLE001 - any unreadable file: one line
+        first = str(e).strip().splitlines()[0][:160] if str(e).strip() else type(e).__name__
+        raise GanError(f"cannot load classifier {path} ({first}): train it again with `gan classifier`") from None
+    if not isinstance(state, dict) or state.get("format") != FORMAT:
+        raise GanError(f"{path} is not a `gan classifier` file: train one with `gan classifier dataset=<name>`")
+    net = DomainClassifier(**state["arch"])
+    net.load_state_dict(state["state_dict"])
+    return net.eval(), state
+
+
+class ClassifierExtractor(FeatureExtractor):
+    name = "classifier"
+
+    def __init__(self, net: DomainClassifier, info: dict, device: torch.device | str = "cpu", path: str | None = None):
+        arch = net.arch
+        sha = info.get("weights_sha256") or state_dict_sha256(net.state_dict())[:HASH_CHARS]
+        self.channels, self.resolution = arch["channels"], arch["resolution"]
+        self.floor = info.get("floor", {})
+        super().__init__(net, device, arch["feature_dim"], arch["num_classes"], key=f"classifier-{info['dataset']}-{sha}",
+                         provenance={
+                             "extractor": f"gan classifier for {info['dataset']} ({arch['feature_dim']}-d penultimate layer)",
+                             "weights": str(path) if path else None,
+                             "weights_sha256": sha,
+                             "preprocessing": f"{'grey' if self.channels == 1 else 'RGB'} {self.resolution}x{self.resolution}, "
+                                              "antialiased bilinear resize, [-1, 1]",
+                             "classifier_test_accuracy": info.get("test_accuracy"),
+                         })
+
+    @classmethod
+    def from_file(cls, path: str | Path, device: torch.device | str = "cpu") -> ClassifierExtractor:
+        net, info = load_classifier(path)
+        return cls(net, info, device, str(path))
+
+    def prepare(self, images: torch.Tensor) -> torch.Tensor:
+        """uint8 images of any size and channel count -> the classifier's input."""
+        if images.shape[1] != self.channels:
+            images = to_grey(images) if self.channels == 1 else images.expand(-1, 3, -1, -1)
+        if images.shape[-1] != self.resolution or images.shape[-2] != self.resolution:
+            images = resize_uint8(images, self.resolution)
+        return to_float(images)
+
+    def forward(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.net(self.prepare(images))
+
+
+# ----------------------------------------------------------------------------- class metrics
+def class_metrics(fake_counts: torch.Tensor, real_counts: torch.Tensor) -> dict[str, float]:
+    """class_coverage = sum_k min(p_k, q_k): the share of the real class distribution q that the
+    generated one p covers (1 = every class in its real proportion); class_kl = KL(p || q), the
+    mode-collapse protocol's reverse KL with the real class distribution as reference."""
+    p = fake_counts.double() / fake_counts.sum()
+    q = real_counts.double() / real_counts.sum()
+    nz = p > 0
+    kl = float((p[nz] * (p[nz] / q[nz]).log()).sum()) if bool((q[nz] > 0).all()) else math.inf
+    return {"class_coverage": float(torch.minimum(p, q).sum()), "class_kl": kl}

@@ -1,0 +1,78 @@
+"""Which feature extractor scores a dataset (`metrics.features`):
+
+- inception: the TF-ported Inception v3 (the FID literature's network);
+- classifier: the domain classifier of `gan classifier` (metrics.classifier, else the one stored
+  for the dataset in ~/.cache/gan/classifiers);
+- auto: the classifier for MNIST-like data when one is stored, Inception for everything else
+  when its weights are here; otherwise the metrics are skipped with one line saying how to
+  enable them (a score is never invented);
+- none: no image metrics.
+
+Extractors are built once per process and device (evaluations during training reuse them).
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import torch
+
+from gan_cli.errors import GanError
+from gan_cli.metrics.classifier import MNIST_LIKE, ClassifierExtractor, default_classifier_path
+from gan_cli.metrics.extractor import FeatureExtractor
+from gan_cli.metrics.inception_weights import WeightsUnavailable, locate_inception_weights
+
+log = logging.getLogger("gan")
+FEATURES = ("auto", "inception", "classifier", "none")
+
+_BUILT: dict[tuple, FeatureExtractor] = {}
+_SAID: set[str] = set()
+
+
+class MetricsSkipped(GanError):
+    """The chosen features are not available here; the message says how to make them so."""
+
+
+def classifier_path(mcfg, dataset: str) -> Path:
+    return Path(mcfg.classifier).expanduser() if mcfg.get("classifier") else default_classifier_path(dataset)
+
+
+def choose_extractor(mcfg, dataset: str, device: torch.device | str) -> FeatureExtractor | None:
+    """The extractor for `dataset`, None for features=none; MetricsSkipped when unavailable."""
+    kind = mcfg.features
+    if kind not in FEATURES:
+        raise GanError(f"metrics.features={kind}: choose one of {', '.join(FEATURES)}")
+    if kind == "none":
+        return None
+    if kind == "auto":
+        kind = "classifier" if dataset in MNIST_LIKE else "inception"
+    if kind == "classifier":
+        path = classifier_path(mcfg, dataset)
+        if not path.is_file():
+            hint = "" if dataset in MNIST_LIKE else " (Inception is the usual choice for RGB data: metrics.features=inception)"
+            raise MetricsSkipped(
+                f"image metrics skipped: no domain classifier for {dataset} at {path}: train one with "
+                f"`gan classifier dataset={dataset}` (a few CPU minutes), or set metrics.classifier=PATH{hint}"
+            )
+        key = ("classifier", str(path.resolve()), path.stat().st_mtime_ns, str(device))
+        if key not in _BUILT:
+            _BUILT[key] = ClassifierExtractor.from_file(path, device)
+        return _BUILT[key]
+    try:
+        weights = locate_inception_weights(mcfg.get("inception_weights"), download=mcfg.get("download", True))
+    except WeightsUnavailable as e:
+        raise MetricsSkipped(str(e)) from None
+    from gan_cli.metrics.inception import InceptionExtractor
+
+    key = ("inception", str(weights.resolve()), mcfg.preprocessing, str(device))
+    if key not in _BUILT:
+        _BUILT[key] = InceptionExtractor(weights, mcfg.preprocessing, device)
+    return _BUILT[key]
+
+
+def say_once(message: str) -> None:
+    """A skip line is worth reading once per run, not at every evaluation."""
+    if message not in _SAID:
+        _SAID.add(message)
+        log.warning("%s", message)
