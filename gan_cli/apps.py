@@ -109,12 +109,34 @@ def report_task(cfg):
 
 
 @guarded
+def eval_task(cfg):
+    from gan_cli.evaluate import run_eval
+
+    return run_eval(cfg)
+
+
+@guarded
+def sample_task(cfg):
+    from gan_cli.sample import run_sample
+
+    return run_sample(cfg)
+
+
+@guarded
+def classifier_task(cfg):
+    from gan_cli.train_classifier import run_classifier
+
+    return run_classifier(cfg)
+
+
+@guarded
 def not_yet_task(cfg):
     command = HydraConfig.get().job.name
     raise GanError(f"`gan {command}` is not available yet in this version")
 
 
-TASKS = {"train": train_task, "report": report_task}
+TASKS = {"train": train_task, "report": report_task, "eval": eval_task, "sample": sample_task,
+         "classifier": classifier_task}
 
 
 def run(command: str, conf_dir: str) -> None:

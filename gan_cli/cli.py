@@ -69,6 +69,8 @@ def main(argv: list[str] | None = None) -> None:
         rest = _under_torchrun(rest)
     if command == "report":
         rest = _report_dir(rest)
+    if command == "sample":  # `class` is a Python keyword, so the config field is `label`
+        rest = [f"label={a[len('class='):]}" if a.startswith("class=") else a for a in rest]
     _check_launcher(rest)
     # Hydra parses sys.argv itself; make it see `gan <command>` as the program name.
     sys.argv = [f"gan {command}", *rest]
