@@ -102,6 +102,8 @@ def summary_table(title: str, rows: dict) -> None:
     table.add_column("key", style="bold")
     table.add_column("value")
     for key, value in rows.items():
+        if isinstance(value, dict):  # nested details (score provenance) stay in summary.json
+            continue
         if isinstance(value, float):
             value = f"{value:.4g}"
         table.add_row(str(key), str(value))

@@ -12,6 +12,7 @@ import logging
 from pathlib import Path
 
 import numpy as np
+import torch
 from omegaconf import OmegaConf, open_dict
 from rich.console import Console
 from rich.table import Table
@@ -128,8 +129,6 @@ def eval_points(path: Path, real: str | None) -> dict:
     if points.ndim != 2 or points.shape[1] != 2:
         raise GanError(f"{path}: 'points' is {points.shape}, expected N x 2")
     mixture = GaussianMixture(real)
-    import torch
-
     return {"fake": str(path), "real": real, "num_samples": len(points),
             **mode_metrics(torch.from_numpy(np.asarray(points, np.float64)), mixture.means, mixture.std)}
 

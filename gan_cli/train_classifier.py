@@ -119,7 +119,8 @@ def real_floor(extractor: ClassifierExtractor, train, test, dataset_cfg) -> dict
     mu_test, sigma_test = test_acc.stats.result()
     description = f"{train.name} train ({train.num_examples} images)"
     write_reference(reference_path(mcfg, dataset_cfg, extractor),
-                    Reference(mu_train, sigma_train, train.num_examples, description, None, train_acc.class_counts.numpy()))
+                    Reference(mu_train, sigma_train, train.num_examples, description, None,
+                              train_acc.class_counts.numpy(), split="train"))
     return {
         "fid": frechet_distance(mu_test, sigma_test, mu_train, sigma_train),
         "is": test_acc.score.result()[0],

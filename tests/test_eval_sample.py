@@ -136,6 +136,7 @@ def test_training_scores_with_the_classifier(image_run):
         prov = row["provenance"]
         assert prov["features"] == "classifier" and prov["num_samples"] == 40 and prov["real_num_samples"] == 100
         assert len(prov["weights_sha256"]) == 16 and prov["real"] == "fashion_mnist train (100 images)"
+        assert prov["real_split"] == "train"
     summary = json.loads((image_run / "summary.json").read_text())
     assert summary["fid"] == rows[-1]["fid"]
 

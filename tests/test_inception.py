@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
-from inception_helpers import random_inception_state, smooth_images
+from inception_helpers import smooth_images
 from omegaconf import OmegaConf
 
 from gan_cli.config import EvalConfig, MetricsConfig
@@ -37,7 +37,7 @@ WEIGHTS_NAME = "weights-inception-2015-12-05-6726825d.pth"
 @pytest.fixture(scope="module")
 def weights(tmp_path_factory):
     path = tmp_path_factory.mktemp("inception") / WEIGHTS_NAME
-    torch.save(random_inception_state(seed=0), path)
+    torch.save(inc.random_tf_inception_state(seed=0), path)
     return path
 
 

@@ -111,8 +111,8 @@ class ClassifierExtractor(FeatureExtractor):
 
     def prepare(self, images: torch.Tensor) -> torch.Tensor:
         """uint8 images of any size and channel count -> the classifier's input."""
-        if images.shape[1] != self.channels:
-            images = to_grey(images) if self.channels == 1 else images.expand(-1, 3, -1, -1)
+        if images.shape[1] != self.channels:  # (to_grey's weights live on the CPU)
+            images = to_grey(images.cpu()).to(images.device) if self.channels == 1 else images.expand(-1, 3, -1, -1)
         if images.shape[-1] != self.resolution or images.shape[-2] != self.resolution:
             images = resize_uint8(images, self.resolution)
         return to_float(images)

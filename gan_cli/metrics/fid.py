@@ -20,6 +20,7 @@ singular covariance), and the square root would inflate each to ~1e-8 sqrt(large
 from __future__ import annotations
 
 import logging
+import os
 from pathlib import Path
 
 import numpy as np
@@ -121,7 +122,7 @@ def save_stats(path: str | Path, mu: np.ndarray, sigma: np.ndarray, **extra) -> 
     """pytorch-fid's format (`mu`, `sigma`), plus anything else given (n, features, ...)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp.npz")
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp.npz")  # sweeps may write the same file at once
     np.savez(tmp, mu=mu, sigma=sigma, **extra)
     tmp.replace(path)
 

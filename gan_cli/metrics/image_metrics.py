@@ -10,7 +10,7 @@ generators), with the real train-vs-test floor the classifier file carries.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -49,7 +49,7 @@ class Reference:
     description: str
     features: np.ndarray | None = None
     class_counts: np.ndarray | None = None
-    extra: dict = field(default_factory=dict)
+    split: str | None = None  # the dataset split, when the reference is a dataset's
 
 
 class FeatureAccumulator:
@@ -166,6 +166,8 @@ def provenance(extractor: FeatureExtractor, fake: FeatureAccumulator, ref: Refer
     prov = {**extractor.provenance, "metrics": list(names), "num_samples": fake.seen}
     if ref is not None:
         prov.update({"real": ref.description, "real_num_samples": ref.n})
+        if ref.split:
+            prov["real_split"] = ref.split
         if ref.features is not None:
             prov["real_features"] = len(ref.features)
     if "is" in names:

@@ -102,6 +102,32 @@ class InceptionV3TF(tv.Inception3):
         return pool3, pool3.mm(self.fc.weight.T)
 
 
+def random_tf_inception_state(seed: int = 0) -> dict[str, torch.Tensor]:
+    """Seeded random weights in the published key layout, for tests and benchmarks where the real
+    file is absent (both reference libraries load them too, so their features can be compared
+    with ours exactly). Batch-norm statistics are calibrated by a train-mode pass over smooth
+    random images (else the features explode); the fc layer is scaled so the logits are far from
+    uniform (a meaningful Inception Score)."""
+    gen = torch.Generator().manual_seed(seed)
+    with torch.random.fork_rng():
+        torch.manual_seed(seed)
+        net = InceptionV3TF()
+    for m in net.modules():
+        if isinstance(m, nn.BatchNorm2d):
+            m.weight.data = 0.5 + torch.rand(m.weight.shape, generator=gen)
+            m.bias.data = 0.4 * torch.rand(m.bias.shape, generator=gen) - 0.2
+            m.momentum = None  # running statistics = the calibration batch's
+            m.reset_running_stats()
+    net.fc.weight.data *= 30
+    net.fc.bias.data = 2 * torch.rand(net.fc.bias.shape, generator=gen) - 1
+    coarse = F.interpolate(torch.rand(4, 3, 4, 4, generator=gen), size=(16, 16), mode="bicubic", align_corners=False)
+    calibration = (coarse.clamp(0, 1) * 255).round().to(torch.uint8)
+    net.train()
+    with torch.no_grad():
+        inception_features(net, calibration)
+    return {k: v.clone() for k, v in net.eval().state_dict().items()}
+
+
 # ----------------------------------------------------------------------------- preprocessing
 def _tf1_source_coords(in_size: int, out_size: int, device) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """TF1 `resize_bilinear(align_corners=False)`: source = destination * in / out, computed in

@@ -84,6 +84,7 @@ def real_reference(dataset_cfg, extractor: FeatureExtractor, mcfg, names, fake_t
     batches = dataset_images(data, mcfg.batch_size, mcfg.get("real_num_samples"))
     batches.description = f"{dataset_cfg.name} {mcfg.real_split} ({batches.total} images)"
     ref = compute_reference(batches, extractor, mcfg, names, fake_total)
+    ref.split = mcfg.real_split
     write_reference(path, ref)
     _MEMO[str(path)] = ref
     return ref
@@ -101,6 +102,8 @@ def compute_reference(batches: Batches, extractor: FeatureExtractor, mcfg, names
 
 def write_reference(path: Path, ref: Reference) -> None:
     extra = {"n": np.int64(ref.n), "description": np.str_(ref.description)}
+    if ref.split:
+        extra["split"] = np.str_(ref.split)
     if ref.features is not None:
         extra["features"] = ref.features
     if ref.class_counts is not None:
@@ -117,4 +120,5 @@ def read_reference(path: Path) -> Reference:
         n=int(stats["n"]) if "n" in stats else 0,
         description=str(stats["description"]) if "description" in stats else f"statistics {path}",
         features=stats.get("features"), class_counts=stats.get("class_counts"),
+        split=str(stats["split"]) if "split" in stats else None,
     )
