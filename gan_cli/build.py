@@ -79,16 +79,3 @@ def build_networks(cfg, spec: DataSpec, device: torch.device | str = "cpu") -> N
 
 def config_from_checkpoint(ckpt: dict):
     return OmegaConf.create(ckpt["config"])
-
-
-def networks_from_checkpoint(ckpt: dict, device: torch.device | str = "cpu"):
-    """(networks with the checkpoint's weights, its config, its DataSpec): what `gan eval` and
-    `gan sample` need, without the dataset."""
-    cfg = config_from_checkpoint(ckpt)
-    spec = DataSpec.from_state(ckpt["data_spec"])
-    nets = build_networks(cfg, spec, device)
-    nets.G.load_state_dict(ckpt["G"])
-    nets.D.load_state_dict(ckpt["D"])
-    for trick in nets.tricks:
-        trick.load_state_dict(ckpt["tricks"].get(trick.name, {}))
-    return nets, cfg, spec

@@ -18,11 +18,12 @@ from rich.console import Console
 from rich.table import Table
 
 from gan_cli import checkpoint as ckpt_io
-from gan_cli.build import networks_from_checkpoint
+from gan_cli.build import config_from_checkpoint
 from gan_cli.config import DatasetConfig
 from gan_cli.data import IMAGE_DATASETS, TOY_DATASETS
 from gan_cli.data.toy2d import GaussianMixture
 from gan_cli.errors import GanError
+from gan_cli.generation import load_generator
 from gan_cli.metrics.features import choose_extractor
 from gan_cli.metrics.image_metrics import (
     accumulate,
@@ -65,13 +66,14 @@ def run_eval(cfg) -> dict:
 # ----------------------------------------------------------------------------- checkpoints
 def eval_checkpoint(path: Path, cfg, device) -> dict:
     ckpt = ckpt_io.safe_load(path)
-    nets, run_cfg, spec = networks_from_checkpoint(ckpt, device)
-    ema = cfg.ema and nets.G_eval is not nets.G
+    G, spec, num_classes = load_generator(ckpt, device, ema=cfg.ema)
+    run_cfg = config_from_checkpoint(ckpt)
     with open_dict(run_cfg):
         run_cfg.metrics = OmegaConf.to_container(cfg.metrics, resolve=True)  # this command's metrics, not the run's
         if cfg.data_root:
             run_cfg.dataset.root = cfg.data_root
-    scores = evaluate_generator(nets.G_eval if ema else nets.G, spec, run_cfg, device, nets.num_classes, strict=True)
+    scores = evaluate_generator(G, spec, run_cfg, device, num_classes, strict=True)
+    ema = cfg.ema and "ema" in ckpt.get("tricks", {})
     return {"checkpoint": str(path), "step": int(ckpt["step"]), "dataset": spec.name,
             "generator": "ema" if ema else "G", **scores}
 

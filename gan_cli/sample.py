@@ -15,8 +15,9 @@ from pathlib import Path
 import numpy as np
 
 from gan_cli import checkpoint as ckpt_io
-from gan_cli.build import networks_from_checkpoint
+from gan_cli.build import config_from_checkpoint
 from gan_cli.errors import GanError
+from gan_cli.generation import class_labels, load_generator
 from gan_cli.metrics.sources import EVAL_SEED_OFFSET, generated_images, generated_points
 from gan_cli.runtime import resolve_device
 
@@ -30,37 +31,27 @@ def run_sample(cfg) -> dict:
         raise GanError(f"n={cfg.n}: ask for at least one sample")
     device = resolve_device(cfg.device)
     ckpt = ckpt_io.safe_load(Path(cfg.checkpoint).expanduser())
-    nets, run_cfg, spec = networks_from_checkpoint(ckpt, device)
-    G = nets.G_eval if cfg.ema else nets.G
-    label = check_label(cfg.label, nets.num_classes)
-    seed = (run_cfg.seed if cfg.seed is None else cfg.seed) + EVAL_SEED_OFFSET
+    G, spec, num_classes = load_generator(ckpt, device, ema=cfg.ema)
+    class_labels(1, num_classes, cfg.label)  # refuses a class the model does not have
+    run_seed = config_from_checkpoint(ckpt).seed
+    seed = (run_seed if cfg.seed is None else cfg.seed) + EVAL_SEED_OFFSET
     out = Path(cfg.out).expanduser()
     if spec.kind == "toy":
         if out.suffix != ".npz":
             raise GanError(f"{spec.name} samples are 2-D points: write them to an .npz (out=points.npz), not {out}")
-        points = generated_points(G, cfg.n, cfg.batch_size, seed, device, nets.num_classes, label)
+        points = generated_points(G, cfg.n, cfg.batch_size, seed, device, num_classes, cfg.label)
         save_npz(out, points=points.numpy().astype(np.float32))
     elif out.suffix == ".npz":
         images, labels = [], []
-        for x, y in generated_images(G, cfg.n, cfg.batch_size, seed, device, nets.num_classes, label):
+        for x, y in generated_images(G, cfg.n, cfg.batch_size, seed, device, num_classes, cfg.label):
             images.append(x.permute(0, 2, 3, 1).cpu().numpy())
             labels.append(None if y is None else y.numpy())
         extra = {"labels": np.concatenate(labels)} if labels[0] is not None else {}
         save_npz(out, images=np.concatenate(images), **extra)
     else:
-        write_pngs(out, generated_images(G, cfg.n, cfg.batch_size, seed, device, nets.num_classes, label))
+        write_pngs(out, generated_images(G, cfg.n, cfg.batch_size, seed, device, num_classes, cfg.label))
     log.info("%d samples of %s (step %d) written to %s", cfg.n, cfg.checkpoint, int(ckpt["step"]), out)
     return {"status": "ok", "out": str(out), "n": cfg.n}
-
-
-def check_label(label: int | None, num_classes: int) -> int | None:
-    if label is None:
-        return None
-    if not num_classes:
-        raise GanError(f"class={label}: this checkpoint's generator is not class-conditional (train with dataset.conditional=true)")
-    if not 0 <= label < num_classes:
-        raise GanError(f"class={label}: choose a class in 0..{num_classes - 1}")
-    return label
 
 
 def save_npz(path: Path, **arrays) -> None:

@@ -27,6 +27,15 @@ def _registered():
     register_resolvers()
 
 
+@pytest.fixture(autouse=True)
+def _private_caches(tmp_path_factory, monkeypatch):
+    """Tests never see the user's stored classifiers, reference statistics or Inception weights
+    (with them, any run with the default metrics would score 10k samples at its end)."""
+    base = tmp_path_factory.getbasetemp()
+    monkeypatch.setenv("GAN_CACHE", str(base / "gan_cache"))
+    monkeypatch.setenv("TORCH_HOME", str(base / "torch_home"))
+
+
 def make_cfg(overrides: list[str] | None = None, config_name: str = "train"):
     """The config `gan <config_name> overrides...` would run with (no Hydra run folder)."""
     with initialize_config_dir(config_dir=config_dir(), version_base=None):

@@ -19,6 +19,9 @@ from gan_cli.metrics.classifier import (
     load_classifier,
 )
 from gan_cli.metrics.features import MetricsSkipped, choose_extractor
+from tests._archs_helpers import one_thread  # noqa: F401  (used by pytestmark)
+
+pytestmark = pytest.mark.usefixtures("one_thread")  # tiny networks: threads cost more than they save
 
 
 @pytest.fixture(autouse=True)

@@ -4,10 +4,6 @@ scores written during training, and mode counts checked against an independent c
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -16,10 +12,16 @@ from omegaconf import OmegaConf
 
 from gan_cli.config import EvalConfig, MetricsConfig, SampleConfig
 from gan_cli.errors import GanError
+from tests._archs_helpers import (
+    one_thread,  # noqa: F401  (used by pytestmark)
+    run_cli,
+)
+from tests.conftest import make_cfg, run_gan
 
-REPO = Path(__file__).resolve().parents[1]
 # Small scoring settings shared by training and `gan eval` (the same numbers must come out).
 METRICS = {"num_samples": 40, "batch_size": 16, "real_num_samples": 100, "names": ["fid", "is"]}
+
+pytestmark = pytest.mark.usefixtures("one_thread")  # tiny networks: threads cost more than they save
 
 
 @pytest.fixture(scope="module")
@@ -42,13 +44,17 @@ def same_env_in_process(env, monkeypatch):
     monkeypatch.setenv("TORCH_HOME", env["TORCH_HOME"])
 
 
-def gan(env, *args, check: bool = True) -> subprocess.CompletedProcess:
-    run_env = {**os.environ, "PYTHONPATH": str(REPO), "GAN_CACHE": env["GAN_CACHE"], "TORCH_HOME": env["TORCH_HOME"]}
-    result = subprocess.run([sys.executable, "-m", "gan_cli.cli", *args], cwd=env["root"], env=run_env,
-                            capture_output=True, text=True, timeout=900)
-    if check and result.returncode != 0:
-        raise AssertionError(f"gan {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}")
-    return result
+def gan(env, *args: str) -> None:
+    """`gan ARGS` in this process (Hydra and all), with the private cache, on one thread."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setenv("GAN_CACHE", env["GAN_CACHE"])
+            mp.setenv("TORCH_HOME", env["TORCH_HOME"])
+            assert run_cli(list(args)) == 0, f"gan {' '.join(args)} failed"
+    finally:
+        torch.set_num_threads(threads)
 
 
 def fashion_mnist_or_skip():
@@ -115,13 +121,13 @@ def test_toy_sample_and_eval_agree_with_an_independent_count(env, ring_run, tmp_
 def test_class_needs_a_conditional_checkpoint(ring_run, tmp_path):
     from gan_cli.sample import run_sample
 
-    with pytest.raises(GanError, match="class=3: this checkpoint's generator is not class-conditional"):
+    with pytest.raises(GanError, match="class=3 but this model is unconditional"):
         run_sample(OmegaConf.structured(SampleConfig(checkpoint=str(ring_run / "checkpoints" / "final.pt"), label=3,
                                                      out=str(tmp_path / "p.npz"), device="cpu")))
 
 
-def test_eval_needs_one_thing_to_score(env):
-    result = gan(env, "eval", check=False)
+def test_eval_needs_one_thing_to_score(tmp_path):
+    result = run_gan("eval", cwd=tmp_path)
     assert result.returncode == 2 and "pass exactly one of checkpoint=PATH, run=DIR or fake=PATH" in result.stderr
     assert "Traceback" not in result.stderr
 
@@ -188,19 +194,13 @@ def test_sample_npz_and_score_it_as_a_sample_set(image_run, tmp_path):
 
 def test_eval_and_sample_an_mlp_image_checkpoint(tmp_path):
     """arch=mlp on images, built in-process (no run folder needed beyond the checkpoint)."""
-    from hydra import compose, initialize_config_dir
-
-    from gan_cli.config import register_configs
     from gan_cli.evaluate import eval_checkpoint
     from gan_cli.sample import run_sample
     from gan_cli.trainer import Trainer
 
     fashion_mnist_or_skip()
-    register_configs()
-    with initialize_config_dir(config_dir=str(REPO / "conf"), version_base=None):
-        cfg = compose("train", overrides=["arch=mlp", "arch.z_dim=16", "arch.g_hidden=[32]", "arch.d_hidden=[32]",
-                                          "dataset.limit=128", "trainer=debug", "trainer.steps=2", "trainer.progress=false",
-                                          "trainer.sample_every=0", "metrics=none"])
+    cfg = make_cfg(["arch=mlp", "arch.z_dim=16", "arch.g_hidden=[32]", "arch.d_hidden=[32]", "dataset.limit=128",
+                    "trainer=debug", "trainer.steps=2", "trainer.progress=false", "trainer.sample_every=0", "metrics=none"])
     Trainer(cfg, tmp_path / "run").fit()
     final = tmp_path / "run" / "checkpoints" / "final.pt"
     run_sample(OmegaConf.structured(SampleConfig(checkpoint=str(final), n=3, out=str(tmp_path / "m.npz"), device="cpu")))

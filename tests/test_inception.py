@@ -16,13 +16,13 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
-from inception_helpers import smooth_images
 from omegaconf import OmegaConf
 
 from gan_cli.config import EvalConfig, MetricsConfig
 from gan_cli.errors import GanError
 from gan_cli.metrics import inception as inc
 from gan_cli.metrics.inception_weights import WeightsUnavailable, locate_inception_weights
+from tests.inception_helpers import smooth_images
 
 torch_fidelity = pytest.importorskip("torch_fidelity")
 pytorch_fid = pytest.importorskip("pytorch_fid")
@@ -190,8 +190,11 @@ def test_offline_without_weights_training_skips_with_one_line(tmp_path, monkeypa
     def offline(*args, **kwargs):
         raise OSError("no network")
 
+    from gan_cli.metrics import inception_weights
+
     monkeypatch.setenv("TORCH_HOME", str(tmp_path))
     monkeypatch.setattr(urllib.request, "urlopen", offline)
+    monkeypatch.setattr(inception_weights, "_download_failure", None)
     monkeypatch.setattr(features, "_SAID", set())
     cfg = OmegaConf.create({"seed": 0, "metrics": OmegaConf.structured(MetricsConfig(features="inception"))})
     spec = DataSpec("image", "cifar10", (3, 32, 32), 3, 32, 10)

@@ -21,6 +21,9 @@ from gan_cli.metrics.image_metrics import Reference
 from gan_cli.metrics.inception_score import inception_score
 from gan_cli.metrics.sources import EVAL_SEED_OFFSET, NoiseStream
 from gan_cli.models.mlp import MLPGenerator
+from tests._archs_helpers import one_thread  # noqa: F401  (used by pytestmark)
+
+pytestmark = pytest.mark.usefixtures("one_thread")  # tiny networks: threads cost more than they save
 
 
 class SpyExtractor(FeatureExtractor):
@@ -76,3 +79,23 @@ def test_noise_does_not_depend_on_the_batch_size():
     in_batches = torch.cat([stream.next(n) for n in (5, 1000, 1500)])
     assert torch.equal(NoiseStream(3, 7).next(2505), in_batches)
     assert torch.equal(NoiseStream(3, 7).next(8), in_batches[:8]) and math.isfinite(float(in_batches.sum()))
+
+
+def test_a_metric_that_cannot_be_computed_does_not_end_the_training_run(monkeypatch):
+    """KID with fewer samples than a subset: one warning and a `metrics_skipped` entry in training,
+    the error itself in `gan eval`."""
+    from gan_cli.errors import GanError
+    from gan_cli.metrics import features
+
+    monkeypatch.setattr(features, "_SAID", set())
+    G = SpyGenerator(4, (1, 8, 8), [16], "none", "relu", image=True)
+    ref = Reference(np.zeros(6), np.eye(6), 100, "random", features=np.zeros((100, 6), np.float32))
+    monkeypatch.setattr(scores, "choose_extractor", lambda *a: SpyExtractor())
+    monkeypatch.setattr(scores, "real_reference", lambda *a: ref)
+    cfg = OmegaConf.create({"seed": 1, "dataset": {"name": "folder"},
+                            "metrics": OmegaConf.structured(MetricsConfig(num_samples=50, names=["kid"]))})
+    spec = DataSpec("image", "folder", (1, 8, 8), 1, 8, 0)
+    result = scores.evaluate_generator(G, spec, cfg, "cpu")
+    assert list(result) == ["metrics_skipped"] and "subsets of 1000 samples but got 50" in result["metrics_skipped"]
+    with pytest.raises(GanError, match="kid_subset_size"):
+        scores.evaluate_generator(G, spec, cfg, "cpu", strict=True)

@@ -24,7 +24,8 @@ WEIGHT_URLS = {
     "weights-inception-2015-12-05-6726825d.pth":
         "https://github.com/toshas/torch-fidelity/releases/download/v0.2.0/weights-inception-2015-12-05-6726825d.pth",
 }
-DOWNLOAD_TIMEOUT_S = 30
+DOWNLOAD_TIMEOUT_S = 20
+_download_failure: str | None = None  # tried once per process: evaluations during training do not retry
 
 
 class WeightsUnavailable(GanError):
@@ -48,13 +49,15 @@ def locate_inception_weights(path: str | None = None, download: bool = True) -> 
     for name in WEIGHT_URLS:
         if (folder / name).is_file():
             return folder / name
-    failure = "downloads are off"
-    if download:
+    global _download_failure
+    failure = "downloads are off (metrics.download=false)"
+    if download and _download_failure is None:
         for name, url in WEIGHT_URLS.items():
             try:
                 return _download(url, folder / name)
             except (urllib.error.URLError, OSError, TimeoutError) as e:
-                failure = f"the download failed: {getattr(e, 'reason', e)}"
+                _download_failure = f"the download failed: {getattr(e, 'reason', e)}"
+    failure = _download_failure if download else failure
     name, url = next(iter(WEIGHT_URLS.items()))
     raise WeightsUnavailable(
         f"Inception metrics skipped: no Inception weights (metrics.inception_weights unset, none in {folder}, "

@@ -13,7 +13,8 @@ import logging
 
 import torch
 
-from gan_cli.metrics.features import MetricsSkipped, choose_extractor, say_once
+from gan_cli.errors import GanError
+from gan_cli.metrics.features import choose_extractor, say_once
 from gan_cli.metrics.image_metrics import (
     accumulate,
     check_names,
@@ -32,9 +33,20 @@ __all__ = ["EVAL_SEED_OFFSET", "evaluate_generator"]
 
 @torch.no_grad()
 def evaluate_generator(G, spec, cfg, device, num_classes: int = 0, strict: bool = False) -> dict:
-    """The scores of G as a flat dict (plus `provenance`); with strict=False (training) an
-    unavailable feature extractor is one warning and a `metrics_skipped` entry, with strict=True
+    """The scores of G as a flat dict (plus `provenance`). With strict=False (training) a metric
+    that cannot be computed (no weights offline, too few samples for KID, ...) is one warning and
+    a `metrics_skipped` entry, so the run still finishes with its summary; with strict=True
     (`gan eval`) it is the error."""
+    try:
+        return _evaluate(G, spec, cfg, device, num_classes)
+    except GanError as e:
+        if strict:
+            raise
+        say_once(str(e))
+        return {"metrics_skipped": str(e)}
+
+
+def _evaluate(G, spec, cfg, device, num_classes: int) -> dict:
     seed = cfg.seed + EVAL_SEED_OFFSET
     if spec.kind == "toy":
         points = generated_points(G, cfg.metrics.toy_samples, cfg.metrics.batch_size, seed, device, num_classes)
@@ -43,13 +55,7 @@ def evaluate_generator(G, spec, cfg, device, num_classes: int = 0, strict: bool 
     names = check_names(mcfg.names)
     if not names:
         return {}
-    try:
-        extractor = choose_extractor(mcfg, spec.name, device)
-    except MetricsSkipped as e:
-        if strict:
-            raise
-        say_once(str(e))
-        return {"metrics_skipped": str(e)}
+    extractor = choose_extractor(mcfg, spec.name, device)
     if extractor is None:
         return {}
     n = mcfg.num_samples

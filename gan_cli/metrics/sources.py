@@ -13,6 +13,7 @@ import torch
 
 from gan_cli.data import to_uint8
 from gan_cli.errors import GanError
+from gan_cli.generation import class_labels
 
 # Seeds derived from the run seed: evaluation noise never shifts the training random stream, and
 # `gan sample` with the run's seed draws exactly the samples that were scored.
@@ -34,13 +35,11 @@ class Batches:
 
 # ----------------------------------------------------------------------------- generators
 def eval_labels(start: int, n: int, num_classes: int, label: int | None) -> torch.Tensor | None:
-    """Class labels for a conditional generator: `label` for all, else every class in turn (equal
-    shares, so class metrics see a balanced request)."""
-    if label is not None:
-        return torch.full((n,), int(label), dtype=torch.long)
-    if num_classes:
-        return torch.arange(start, start + n) % num_classes
-    return None
+    """Class labels for samples start..start+n: `label` for all, else every class in turn (equal
+    shares, so class metrics see a balanced request); None for unconditional generators."""
+    if label is not None or not num_classes:
+        return class_labels(n, num_classes, label)
+    return torch.arange(start, start + n) % num_classes
 
 
 class NoiseStream:
