@@ -116,7 +116,7 @@ def main() -> None:
             fid_pytorch_fid = timed(lambda: calculate_frechet_distance(mu1, s1, mu2, s2), torch.device("cpu"), args.repeat)
         except TypeError:  # SciPy >= 1.18 removed sqrtm's `disp`
             fid_pytorch_fid = float("nan")
-    rows += [("FID from statistics: ours (eigvalsh)", fid_ours, None),
+    rows += [("FID from statistics: ours (nuclear norm)", fid_ours, None),
              ("FID: torch-fidelity (complex eigvals)", fid_fidelity, fid_ours),
              ("FID: pytorch-fid (scipy sqrtm)", fid_pytorch_fid, fid_ours)]
     value = frechet_distance(mu1, s1, mu2, s2)

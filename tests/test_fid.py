@@ -54,12 +54,18 @@ def test_one_dimension_by_hand():
     assert frechet_distance([0.0], [[4.0]], [3.0], [[1.0]]) == pytest.approx(10.0, rel=1e-15)
 
 
-def test_cholesky_and_eigh_square_roots_agree():
-    s1, s2 = random_cov(48, 300, 5), random_cov(48, 300, 6)
+def via_eigh_square_root(s1, s2):
+    """METRICS.md's formulation: sum sqrt(eigvalsh(R S2 R)), R = S1^(1/2) from eigh."""
     w, v = np.linalg.eigh(s1)
-    root = (v * np.sqrt(w)) @ v.T
-    via_eigh = np.sqrt(np.clip(np.linalg.eigvalsh(root @ s2 @ root), 0, None)).sum()
-    assert trace_sqrt_product(s1, s2) == pytest.approx(via_eigh, rel=1e-12)
+    root = (v * np.sqrt(np.clip(w, 0, None))) @ v.T
+    return np.sqrt(np.clip(np.linalg.eigvalsh(root @ s2 @ root), 0, None)).sum()
+
+
+@pytest.mark.parametrize("n1, n2", [(300, 300), (300, 20), (20, 300), (20, 30)])  # full rank and singular
+def test_nuclear_norm_equals_the_eigh_square_root_formulation(n1, n2):
+    s1, s2 = random_cov(48, n1, 5), random_cov(48, n2, 6)
+    assert trace_sqrt_product(s1, s2) == pytest.approx(via_eigh_square_root(s1, s2), rel=1e-6 if min(n1, n2) < 48 else 1e-12)
+    assert trace_sqrt_product(s1, s2) == pytest.approx(trace_sqrt_product(s2, s1), rel=1e-12)  # tr sqrt(AB) = tr sqrt(BA)
 
 
 @pytest.mark.filterwarnings("ignore:The `disp` argument:DeprecationWarning")
@@ -72,13 +78,13 @@ def test_agrees_with_pytorch_fid_and_torch_fidelity(n):
     (mu1, s1), (mu2, s2) = statistics(f1), statistics(f2)
     ours = frechet_distance(mu1, s1, mu2, s2)
     theirs = torch_fidelity.fid_statistics_to_metric({"mu": mu1, "sigma": s1}, {"mu": mu2, "sigma": s2}, False)
-    assert ours == pytest.approx(theirs["frechet_inception_distance"], rel=1e-10 if n > 64 else 1e-6)
+    assert ours == pytest.approx(theirs["frechet_inception_distance"], rel=1e-12 if n > 64 else 1e-6)
     if n > 64:  # sqrtm of a singular product is unreliable: pytorch-fid itself warns there
         try:
             reference = pytorch_fid.calculate_frechet_distance(mu1, s1, mu2, s2)
         except TypeError:  # SciPy >= 1.18 removed sqrtm's `disp`, which pytorch-fid 0.3.0 passes
             pytest.skip("pytorch-fid 0.3.0 is incompatible with this SciPy")
-        assert ours == pytest.approx(reference, rel=1e-10)
+        assert ours == pytest.approx(reference, rel=1e-12)
 
 
 # ----------------------------------------------------------------------------- statistics
@@ -134,8 +140,7 @@ def test_statistics_files_in_pytorch_fid_format(tmp_path):
 
 @pytest.mark.slow
 def test_trace_sqrt_against_a_40_digit_reference():
-    """On an ill-conditioned pair (cond ~1e6) ours is within a few ulps of the exact value (measured
-    2e-16 relative at d=120; torch-fidelity's eigvals and scipy's sqrtm: 4e-14)."""
+    """On an ill-conditioned pair (cond ~1e6) ours is within a few ulps of the exact value."""
     mp = pytest.importorskip("mpmath")
     mp.mp.dps = 40
     rng = np.random.default_rng(0)
