@@ -26,6 +26,7 @@ from omegaconf import DictConfig, ListConfig, OmegaConf
 from omegaconf.errors import ConfigAttributeError, ConfigKeyError, ValidationError
 
 from gan_cli.errors import GanError
+from gan_cli.metrics.settings import check_metrics_settings
 
 # Flags with which Hydra prints something instead of running: left entirely to Hydra.
 HYDRA_ONLY_FLAGS = ("help", "hydra_help", "cfg", "info", "shell_completion", "config_path", "config_name",
@@ -108,6 +109,8 @@ class OverrideChecker:
             raise self.explain(e, overrides) from e
         self._check_added_keys(cfg, overrides)
         self._check_missing(cfg)
+        if isinstance(cfg.get("metrics"), DictConfig):
+            check_metrics_settings(cfg.metrics)
         return cfg
 
     def explain(self, e: Exception, overrides: list[str]) -> GanError:

@@ -27,13 +27,13 @@ from gan_cli.generation import load_generator
 from gan_cli.metrics.features import choose_extractor
 from gan_cli.metrics.image_metrics import (
     accumulate,
-    check_names,
     compute_scores,
     fake_accumulator,
     provenance,
 )
 from gan_cli.metrics.reference import compute_reference, read_reference, real_reference
 from gan_cli.metrics.scores import evaluate_generator
+from gan_cli.metrics.settings import check_names
 from gan_cli.metrics.sources import image_files_or_npz, read_npz
 from gan_cli.metrics.toy2d import mode_metrics
 from gan_cli.runtime import resolve_device

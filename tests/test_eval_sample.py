@@ -223,3 +223,15 @@ def test_eval_errors_are_one_line_with_the_fix(tmp_path):
     with pytest.raises(GanError, match="expected uint8 images"):
         run_eval(OmegaConf.structured(EvalConfig(fake=str(tmp_path / "bad.npz"), real="fashion_mnist", device="cpu",
                                                  metrics=MetricsConfig(features="classifier"))))
+
+
+@pytest.mark.parametrize("override, message", [
+    ("metrics.names=[fid,fdi]", "metrics.names: unknown metric 'fdi': choose from fid, is, kid, pr, dc"),
+    ("metrics.features=vgg", "metrics.features=vgg: choose one of auto, inception, classifier, none"),
+    ("metrics.names=[kid]", "metrics.num_samples=500 is fewer than metrics.kid_subset_size=1000"),
+])
+def test_metric_settings_are_checked_before_any_work(override, message, tmp_path, capsys):
+    code = run_cli(["train", "dataset=ring", "arch=mlp", "metrics.num_samples=500", override,
+                    f"hydra.run.dir={tmp_path / 'run'}"])
+    assert code == 2 and message in capsys.readouterr().err
+    assert not (tmp_path / "run").exists()

@@ -22,9 +22,9 @@ from gan_cli.errors import GanError
 from gan_cli.metrics.classifier import MNIST_LIKE, ClassifierExtractor, default_classifier_path
 from gan_cli.metrics.extractor import FeatureExtractor
 from gan_cli.metrics.inception_weights import WeightsUnavailable, locate_inception_weights
+from gan_cli.metrics.settings import FEATURES
 
 log = logging.getLogger("gan")
-FEATURES = ("auto", "inception", "classifier", "none")
 
 _BUILT: dict[tuple, FeatureExtractor] = {}
 _SAID: set[str] = set()

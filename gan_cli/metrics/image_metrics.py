@@ -25,17 +25,8 @@ from gan_cli.metrics.prdc import density_coverage, precision_recall
 
 log = logging.getLogger("gan")
 
-METRIC_NAMES = ("fid", "is", "kid", "pr", "dc")
 NEEDS_FEATURES = ("kid", "pr", "dc")
 KEEP_SEED = 2020
-
-
-def check_names(names) -> list[str]:
-    names = list(names)
-    unknown = [n for n in names if n not in METRIC_NAMES]
-    if unknown:
-        raise GanError(f"metrics.names: unknown metric '{unknown[0]}': choose from {', '.join(METRIC_NAMES)}")
-    return names
 
 
 @dataclass

@@ -17,12 +17,12 @@ from gan_cli.errors import GanError
 from gan_cli.metrics.features import choose_extractor, say_once
 from gan_cli.metrics.image_metrics import (
     accumulate,
-    check_names,
     compute_scores,
     fake_accumulator,
     provenance,
 )
 from gan_cli.metrics.reference import real_reference
+from gan_cli.metrics.settings import check_names
 from gan_cli.metrics.sources import EVAL_SEED_OFFSET, generated_images, generated_points
 from gan_cli.metrics.toy2d import mode_metrics
 
