@@ -42,28 +42,32 @@ class Networks:
         return self.G
 
 
-def resolve_arch(cfg, loss: GANLoss) -> None:
+def resolve_arch(cfg, loss: GANLoss, tricks: list[Trick] = ()) -> None:
     """Fill config values chosen automatically (d_norm=auto) and refuse impossible combinations."""
+    # gradient penalties of the loss (wgan_gp, ...) or of tricks (r1, r2)
+    penalised = ([f"loss={cfg.loss.name}"] if loss.gradient_penalty else []) + [
+        f"tricks=[{t.name}]" for t in tricks if t.gradient_penalty
+    ]
     with open_dict(cfg):
         resolve_arch_defaults(cfg.arch)
         if cfg.arch.d_norm == "auto":
-            cfg.arch.d_norm = "layer" if loss.gradient_penalty else ("batch" if cfg.arch.name == "dcgan" else "none")
-    if loss.gradient_penalty and cfg.arch.d_norm == "batch":
+            cfg.arch.d_norm = "layer" if penalised else ("batch" if cfg.arch.name == "dcgan" else "none")
+    if penalised and cfg.arch.d_norm == "batch":
         raise GanError(
-            f"loss={cfg.loss.name} penalises per-sample gradients, which batch norm in the critic couples: "
+            f"{penalised[0]} penalises per-sample gradients, which batch norm in the critic couples: "
             "use arch.d_norm=layer (or none, instance)"
         )
 
 
 def build_networks(cfg, spec: DataSpec, device: torch.device | str = "cpu") -> Networks:
     loss = build_loss(cfg.loss)
-    resolve_arch(cfg, loss)
+    tricks = build_tricks(cfg.tricks, cfg)
+    resolve_arch(cfg, loss, tricks)
     num_classes = 0
     if cfg.dataset.conditional:
         if not spec.num_classes:
             raise GanError(f"dataset.conditional=true but {spec.name} has no class labels")
         num_classes = spec.num_classes
-    tricks = build_tricks(cfg.tricks, cfg)
     d_options: dict = {}
     for trick in tricks:
         trick.check(loss, cfg)

@@ -88,14 +88,21 @@ class LossConfig:
     # wgan_gp / dragan: penalty weight and target norm
     gp_weight: float = 10.0
     gp_center: float = 1.0
-    # wgan_div: k * E ||grad||^p
+    # dragan: perturbed points x + dragan_scale * std(x) * U[0, 1)
+    dragan_scale: float = 0.5
+    # wgan_div: (k/2) (E ||grad D(x_real)||^p + E ||grad D(x_fake)||^p)
     div_k: float = 2.0
     div_p: float = 6.0
     # lsgan targets: fake a, real b, generator c (0, 1, 1 by default)
     lsgan_a: float = 0.0
     lsgan_b: float = 1.0
     lsgan_c: float = 1.0
-    # ProGAN's drift term eps * E[D(x)^2]
+    # ragan: halve each loss as the official code does (the paper's equations do not)
+    ragan_half: bool = False
+    # f-GANs: G minimises the saddle objective -E f*(g_f(V(G(z)))) instead of the paper's
+    # practical -E g_f(V(G(z)))
+    fgan_saddle: bool = False
+    # wgan family: ProGAN's drift term eps * E[D(x)^2]
     drift: float = 0.0
     # wgan: the official code's schedule of 100 critic steps for the first 25 G steps and
     # every 500th G step.

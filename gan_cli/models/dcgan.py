@@ -56,10 +56,10 @@ class DCGANGenerator(nn.Module):
 
 
 def dcgan_discriminator(channels: int, resolution: int, width: int = 64, norm: str = "batch", num_classes: int = 0,
-                        minibatch_stddev: int | None = None, minibatch_discrimination=None) -> Discriminator:
+                        minibatch_stddev: int | None = None, minibatch_discrimination=None, pack: int = 1) -> Discriminator:
     base, k = factor_resolution(resolution)
-    # No norm on the first layer (DCGAN paper).
-    layers: list[nn.Module] = [nn.Conv2d(channels, width, 4, 2, 1), nn.LeakyReLU(0.2, True)]
+    # No norm on the first layer (DCGAN paper). PacGAN: m packed images are m * channels.
+    layers: list[nn.Module] = [nn.Conv2d(channels * pack, width, 4, 2, 1), nn.LeakyReLU(0.2, True)]
     c = width
     for _ in range(k - 1):
         layers += [nn.Conv2d(c, c * 2, 4, 2, 1, bias=norm == "none"), norm_2d(norm, c * 2), nn.LeakyReLU(0.2, True)]
@@ -69,4 +69,4 @@ def dcgan_discriminator(channels: int, resolution: int, width: int = 64, norm: s
         # ProGAN: the stddev map joins the features before D's last block (a 3x3 conv here)
         neck = nn.Sequential(MinibatchStddev(minibatch_stddev), nn.Conv2d(c + 1, c, 3, 1, 1), nn.LeakyReLU(0.2, True))
     # The classic final 4x4 conv to one logit is the Linear head over the flattened base x base maps.
-    return Discriminator(nn.Sequential(*layers), neck, c * base * base, num_classes, minibatch_discrimination)
+    return Discriminator(nn.Sequential(*layers), neck, c * base * base, num_classes, minibatch_discrimination, pack=pack)

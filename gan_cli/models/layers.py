@@ -129,20 +129,30 @@ class Discriminator(nn.Module):
 
     Every discriminator exposes `features(x)` (the last hidden layer, used by feature matching)
     and, when conditional, adds the projection term <embed(y), h> (Miyato & Koyama 2018).
+    With `pack` = m (PacGAN) the body is built for m times the input channels and each run of m
+    consecutive samples is judged as one input: N samples give N/m outputs.
     """
 
     def __init__(self, body: nn.Module, neck: nn.Module, feature_dim: int, num_classes: int = 0,
-                 minibatch_discrimination: tuple[int, int] | None = None, linear=nn.Linear):
+                 minibatch_discrimination: tuple[int, int] | None = None, linear=nn.Linear, pack: int = 1):
         super().__init__()
-        self.body, self.neck = body, neck
+        self.body, self.neck, self.pack = body, neck, pack
         self.mbd = MinibatchDiscrimination(feature_dim, *minibatch_discrimination) if minibatch_discrimination else None
         head_in = self.mbd.out_features if self.mbd is not None else feature_dim
         # `linear` builds the head: ProGAN's needs its equalised-learning-rate layer
         self.head = linear(head_in, 1)
         self.embed = nn.Embedding(num_classes, head_in) if num_classes else None
 
+    def packed(self, x: torch.Tensor) -> torch.Tensor:
+        """(N, C, ...) -> (N/m, m*C, ...): samples i*m .. i*m+m-1 side by side along channels."""
+        if self.pack == 1:
+            return x
+        if x.shape[0] % self.pack:
+            raise GanError(f"pack.m={self.pack} cannot pack a batch of {x.shape[0]}: use a batch size divisible by it")
+        return x.reshape(x.shape[0] // self.pack, self.pack * x.shape[1], *x.shape[2:])
+
     def features(self, x: torch.Tensor) -> torch.Tensor:
-        return self.neck(self.body(x)).flatten(1)
+        return self.neck(self.body(self.packed(x))).flatten(1)
 
     def forward(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
         h = self.features(x)

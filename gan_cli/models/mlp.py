@@ -40,12 +40,12 @@ class MLPGenerator(nn.Module):
 
 
 def mlp_discriminator(in_shape: tuple[int, ...], hidden: list[int], norm: str, act: str, num_classes: int = 0,
-                      minibatch_stddev: int | None = None, minibatch_discrimination=None) -> Discriminator:
-    in_dim = math.prod(in_shape)
+                      minibatch_stddev: int | None = None, minibatch_discrimination=None, pack: int = 1) -> Discriminator:
+    in_dim = math.prod(in_shape) * pack
     body = nn.Sequential(nn.Flatten(), _stack([in_dim, *hidden], norm, act))
     width = hidden[-1] if hidden else in_dim
     neck: nn.Module = nn.Identity()
     if minibatch_stddev:
         # one extra feature (the batch's mean std) before a last hidden layer
         neck = nn.Sequential(MinibatchStddev(minibatch_stddev), nn.Linear(width + 1, width), activation(act))
-    return Discriminator(body, neck, width, num_classes, minibatch_discrimination)
+    return Discriminator(body, neck, width, num_classes, minibatch_discrimination, pack=pack)

@@ -41,6 +41,12 @@ class StepContext:
 
 class Trick:
     name = "trick"
+    # Penalises D's per-sample input gradients (r1, r2): batch norm in D is refused, as for
+    # gradient-penalty losses, and d_norm=auto picks layer norm.
+    gradient_penalty = False
+    # Tricks that change the networks' parameters (spectral norm) set up first, so that tricks
+    # copying or tracking parameters (ema, historical averaging) see the final ones.
+    setup_order = 0
 
     def __init__(self, cfg, run_cfg):
         self.cfg = cfg  # this trick's own config node

@@ -1,0 +1,48 @@
+"""Spectral normalisation (Miyato et al. 2018): every Linear, Conv, ConvTranspose and Embedding
+weight of D (optionally G) is divided by its largest singular value, estimated by power
+iteration (torch.nn.utils.parametrizations.spectral_norm; the u, v vectors are buffers, saved
+with the network). PyTorch runs the power iteration on every training-mode forward, so D gets one
+iteration per call (a penalised loss calls D more than once per step)."""
+
+from __future__ import annotations
+
+from torch import nn
+from torch.nn.utils.parametrizations import spectral_norm
+
+from gan_cli.errors import GanError
+from gan_cli.tricks.base import Trick, register_trick
+
+NORMALISED = (nn.Linear, nn.Conv1d, nn.Conv2d, nn.Conv3d, nn.ConvTranspose1d, nn.ConvTranspose2d, nn.ConvTranspose3d,
+              nn.Embedding)
+
+
+def apply_spectral_norm(module: nn.Module, power_iterations: int = 1) -> nn.Module:
+    for m in list(module.modules()):
+        if isinstance(m, NORMALISED):
+            spectral_norm(m, n_power_iterations=power_iterations)
+    return module
+
+
+@register_trick("spectral_norm")
+class SpectralNorm(Trick):
+    setup_order = -1  # before ema / historical averaging copy the parameters
+
+    def check(self, loss, run_cfg) -> None:
+        if self.cfg.networks not in ("d", "g", "both"):
+            raise GanError(f"spectral_norm.networks={self.cfg.networks}: choose d, g or both")
+        if self.cfg.power_iterations < 1:
+            raise GanError("spectral_norm.power_iterations must be at least 1")
+        on_d = self.cfg.networks in ("d", "both")
+        if on_d and loss.clips_weights:
+            raise GanError(f"spectral_norm on the critic fights loss={loss.cfg.name}'s weight clipping: use loss=wgan_gp "
+                           "or hinge with spectral_norm, or drop spectral_norm")
+        if on_d and run_cfg.arch.get("d_spectral_norm"):
+            raise GanError("arch.d_spectral_norm=true already normalises D: drop tricks=[spectral_norm] or set "
+                           "spectral_norm.networks=g")
+
+    def setup(self, G, D, loss):
+        if self.cfg.networks in ("d", "both"):
+            apply_spectral_norm(D, self.cfg.power_iterations)
+        if self.cfg.networks in ("g", "both"):
+            apply_spectral_norm(G, self.cfg.power_iterations)
+        return G, D
