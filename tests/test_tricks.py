@@ -369,3 +369,11 @@ def test_refused_combination_is_one_line_from_the_command_line(tmp_path):
     assert proc.returncode == 2
     lines = [line for line in proc.stderr.splitlines() if line.strip()]
     assert len(lines) == 1 and "weight clipping" in lines[0] and "use loss=wgan_gp" in lines[0]
+
+
+@pytest.mark.parametrize("loss", ["wgan_gp", "wgan_div", "dragan"])
+def test_penalised_training_under_bf16_autocast(loss, tmp_path):
+    """The CUDA path's autocast, exercised on the CPU: penalties leave autocast, the rest does not."""
+    tricks = "tricks=[r1,r2,feature_matching,historical_averaging,spectral_norm]"
+    summary = train([*TINY_RING, f"loss={loss}", "trainer.amp=bf16", "trainer.d_steps=1", tricks], tmp_path)
+    assert summary["status"] == "finished" and math.isfinite(summary["hq_fraction"])
