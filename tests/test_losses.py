@@ -221,6 +221,9 @@ def test_penalties_differentiate_the_uncompiled_module():
             raise AssertionError("the compiled wrapper must not be double-differentiated")
 
     assert penalties.norm_penalty(Wrapper(Linear([0.6, 0.8])), torch.randn(4, 2)).item() == pytest.approx(0.0, abs=1e-12)
+    packed = Linear([0.6, 0.8])
+    packed.pack = 2
+    assert penalties.pack_factor(Wrapper(packed)) == 2  # attributes are read through the wrapper
 
 
 # ----------------------------------------------------------------------------- relativistic

@@ -377,3 +377,8 @@ def test_penalised_training_under_bf16_autocast(loss, tmp_path):
     tricks = "tricks=[r1,r2,feature_matching,historical_averaging,spectral_norm]"
     summary = train([*TINY_RING, f"loss={loss}", "trainer.amp=bf16", "trainer.d_steps=1", tricks], tmp_path)
     assert summary["status"] == "finished" and math.isfinite(summary["hq_fraction"])
+
+
+def test_ema_refuses_a_decay_outside_0_1():
+    with pytest.raises(GanError, match="must be in"):
+        trick("ema", EMAConfig, decay=1.5).check(None, None)

@@ -21,8 +21,16 @@ def eager(D: nn.Module) -> nn.Module:
     return getattr(D, "_orig_mod", D)
 
 
+def bare(D: nn.Module) -> nn.Module:
+    """The discriminator itself under torch.compile's and DDP's wrappers, for its attributes
+    (`pack`, `features`), which the wrappers do not forward."""
+    while isinstance(D, nn.Module) and (hasattr(D, "_orig_mod") or isinstance(D, nn.parallel.DistributedDataParallel)):
+        D = D._orig_mod if hasattr(D, "_orig_mod") else D.module
+    return D
+
+
 def pack_factor(D: nn.Module) -> int:
-    return getattr(eager(D), "pack", 1)
+    return getattr(bare(D), "pack", 1)
 
 
 def input_gradients(D: nn.Module, x: torch.Tensor, y: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:

@@ -10,11 +10,16 @@ import copy
 
 import torch
 
+from gan_cli.errors import GanError
 from gan_cli.tricks.base import Trick, register_trick
 
 
 @register_trick("ema")
 class EMA(Trick):
+    def check(self, loss, run_cfg) -> None:
+        if not 0.0 <= self.cfg.decay <= 1.0:
+            raise GanError(f"tricks.ema.decay={self.cfg.decay} must be in [0, 1] (e.g. 0.999)")
+
     def setup(self, G, D, loss):
         self.model = copy.deepcopy(G).eval().requires_grad_(False)
         self._src = [p for p in G.parameters()]

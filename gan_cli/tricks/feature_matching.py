@@ -13,7 +13,7 @@ from __future__ import annotations
 import torch
 
 from gan_cli.errors import GanError
-from gan_cli.losses.penalties import eager
+from gan_cli.losses.penalties import bare
 from gan_cli.tricks.base import StepContext, Trick, register_trick
 
 DISTANCES = ("squared", "l1")
@@ -35,7 +35,7 @@ class FeatureMatching(Trick):
             raise GanError("feature_matching.weight=0 and adversarial=0 leave G without a loss: set one of them > 0")
 
     def g_terms(self, ctx: StepContext) -> dict[str, torch.Tensor]:
-        D = eager(ctx.D)
+        D = bare(ctx.D)
         with torch.no_grad():
             real = D.features(ctx.real)
         return {"loss": self.cfg.weight * feature_distance(real, D.features(ctx.fake), self.cfg.distance)}
