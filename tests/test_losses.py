@@ -8,14 +8,16 @@ import math
 import pytest
 import torch
 import torch.nn.functional as F
-from _compose import CONF, TINY_RING, compose_train, train
 from omegaconf import OmegaConf
 from torch import nn
 
+from gan_cli.cli import config_dir
 from gan_cli.config import LossConfig
 from gan_cli.errors import GanError
 from gan_cli.losses import LOSSES, build_loss, penalties
 from gan_cli.losses.fgan import DIVERGENCES
+from tests._losses_helpers import TINY_MLP_RING, train
+from tests.conftest import make_cfg as compose_train
 
 LOG2 = math.log(2.0)
 ALL_LOSSES = sorted(LOSSES)
@@ -321,7 +323,7 @@ def test_loss_flags():
 def test_every_loss_has_a_config_file_and_back():
     from pathlib import Path
 
-    files = {p.stem for p in (Path(CONF) / "loss").glob("*.yaml")}
+    files = {p.stem for p in (Path(config_dir()) / "loss").glob("*.yaml")}
     assert files == set(ALL_LOSSES)
     with pytest.raises(GanError, match="unknown loss"):
         loss_for("wgan-gp")
@@ -360,14 +362,14 @@ def test_paper_settings_can_be_overridden():
 # ----------------------------------------------------------------------------- training
 @pytest.mark.parametrize("name", ALL_LOSSES)
 def test_every_loss_trains_on_the_ring(name, tmp_path):
-    summary = train([*TINY_RING, f"loss={name}", "trainer.d_steps=1"], tmp_path)
+    summary = train([*TINY_MLP_RING, f"loss={name}", "trainer.d_steps=1"], tmp_path)
     assert summary["status"] == "finished" and summary["steps"] == 3
 
 
 def test_wgan_critic_warmup_runs_100_critic_steps(tmp_path):
     from gan_cli.trainer import Trainer
 
-    trainer = Trainer(compose_train([*TINY_RING, "loss=wgan", "loss.critic_warmup=true"]), tmp_path)
+    trainer = Trainer(compose_train([*TINY_MLP_RING, "loss=wgan", "loss.critic_warmup=true"]), tmp_path)
     assert [trainer.d_steps_for(s) for s in (0, 24, 25, 499, 500, 1000)] == [100, 100, 5, 5, 100, 100]
 
 

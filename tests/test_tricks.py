@@ -4,13 +4,9 @@ tricks' state, and training runs of each trick alone and in combination."""
 from __future__ import annotations
 
 import math
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 import torch
-from _compose import TINY_RING, compose_train, train
 from omegaconf import OmegaConf
 from torch import nn
 
@@ -28,6 +24,9 @@ from gan_cli.errors import GanError
 from gan_cli.losses import build_loss
 from gan_cli.models.layers import Discriminator, MinibatchDiscrimination, MinibatchStddev
 from gan_cli.tricks import TRICKS, StepContext
+from tests._losses_helpers import TINY_MLP_RING, train
+from tests.conftest import make_cfg as compose_train
+from tests.conftest import run_gan
 
 ALL_TRICKS = sorted(TRICKS)
 RING = DataSpec("toy", "ring", (2,), 0, 0, 0, torch.zeros(8, 2), 0.01)
@@ -88,7 +87,7 @@ def test_minibatch_discrimination_against_float64_loops():
 
 
 def test_minibatch_discrimination_is_wired_into_d():
-    D = build_networks(compose_train([*TINY_RING, "tricks=[minibatch_discrimination]"]), RING).D
+    D = build_networks(compose_train([*TINY_MLP_RING, "tricks=[minibatch_discrimination]"]), RING).D
     assert D.mbd is not None and (D.mbd.num_kernels, D.mbd.kernel_dim) == (100, 5)
     assert D.head.in_features == 16 + 100
 
@@ -103,10 +102,10 @@ def test_minibatch_stddev_hand_worked():
 
 
 def test_minibatch_stddev_is_wired_and_checks_the_batch():
-    D = build_networks(compose_train([*TINY_RING, "tricks=[minibatch_stddev]"]), RING).D
+    D = build_networks(compose_train([*TINY_MLP_RING, "tricks=[minibatch_stddev]"]), RING).D
     assert isinstance(D.neck[0], MinibatchStddev)
     with pytest.raises(GanError, match="group_size"):
-        build_networks(compose_train([*TINY_RING, "tricks=[minibatch_stddev]", "trainer.batch_size=6"]), RING)
+        build_networks(compose_train([*TINY_MLP_RING, "tricks=[minibatch_stddev]", "trainer.batch_size=6"]), RING)
 
 
 # ----------------------------------------------------------------------------- historical averaging
@@ -234,7 +233,7 @@ def test_ema_of_known_weights():
 
 
 def test_ema_generator_is_used_for_samples():
-    nets = build_networks(compose_train([*TINY_RING, "tricks=[ema]"]), RING)
+    nets = build_networks(compose_train([*TINY_MLP_RING, "tricks=[ema]"]), RING)
     assert nets.G_eval is not nets.G and nets.G_eval is nets.tricks[0].model
 
 
@@ -253,13 +252,13 @@ def test_pack_builds_d_for_m_times_the_channels():
     nets = build_networks(compose_train(["arch=dcgan", "arch.width=4", "tricks=[pack]", "tricks.pack.m=4"]), FASHION)
     assert nets.D.body[0].in_channels == 4
     assert nets.D(torch.randn(8, 1, 28, 28)).shape == (2,)
-    mlp = build_networks(compose_train([*TINY_RING, "tricks=[pack]", "tricks.pack.m=4"]), RING).D
+    mlp = build_networks(compose_train([*TINY_MLP_RING, "tricks=[pack]", "tricks.pack.m=4"]), RING).D
     assert mlp(torch.randn(8, 2)).shape == (2,)
 
 
 def test_pack_checks_batch_and_labels():
     with pytest.raises(GanError, match="multiple of 3"):
-        build_networks(compose_train([*TINY_RING, "tricks=[pack]", "tricks.pack.m=3"]), RING)
+        build_networks(compose_train([*TINY_MLP_RING, "tricks=[pack]", "tricks.pack.m=3"]), RING)
     with pytest.raises(GanError, match="conditional"):
         build_networks(compose_train(["arch=dcgan", "dataset.conditional=true", "tricks=[pack]"]), FASHION)
 
@@ -316,12 +315,12 @@ def test_r1_picks_layer_norm_and_refuses_batch_norm():
 # ----------------------------------------------------------------------------- training and resume
 @pytest.mark.parametrize("name", ALL_TRICKS)
 def test_every_trick_trains_on_the_ring(name, tmp_path):
-    summary = train([*TINY_RING, f"tricks=[{name}]"], tmp_path)
+    summary = train([*TINY_MLP_RING, f"tricks=[{name}]"], tmp_path)
     assert summary["status"] == "finished" and summary["steps"] == 3
 
 
 def test_tricks_combined_on_the_ring(tmp_path):
-    summary = train([*TINY_RING, "tricks=[minibatch_discrimination,historical_averaging,label_smoothing]"], tmp_path)
+    summary = train([*TINY_MLP_RING, "tricks=[minibatch_discrimination,historical_averaging,label_smoothing]"], tmp_path)
     assert summary["status"] == "finished"
 
 
@@ -338,7 +337,7 @@ def test_resume_with_every_stateful_trick_is_exact(tmp_path):
     from gan_cli.checkpoint import safe_load
     from gan_cli.trainer import Trainer
 
-    overrides = [*TINY_RING, "tricks=[historical_averaging,ema,r1,spectral_norm,minibatch_discrimination]",
+    overrides = [*TINY_MLP_RING, "tricks=[historical_averaging,ema,r1,spectral_norm,minibatch_discrimination]",
                  "tricks.r1.every=2", "tricks.spectral_norm.networks=both"]
     straight = Trainer(compose_train([*overrides, "trainer.steps=4"]), tmp_path / "a")
     straight.fit()
@@ -360,12 +359,8 @@ def test_resume_with_every_stateful_trick_is_exact(tmp_path):
 
 def test_refused_combination_is_one_line_from_the_command_line(tmp_path):
     """The real CLI: an impossible combination ends with one line naming the fix, exit code 2."""
-    root = Path(__file__).resolve().parents[1]
-    proc = subprocess.run(
-        [sys.executable, "-m", "gan_cli.cli", "train", "dataset=ring", "arch=mlp", "loss=wgan", "tricks=[spectral_norm]",
-         f"hydra.run.dir={tmp_path}"],
-        cwd=root, capture_output=True, text=True, env={"PYTHONPATH": str(root), "PATH": "/usr/bin:/bin"}, timeout=300,
-    )
+    proc = run_gan("train", "dataset=ring", "arch=mlp", "loss=wgan", "tricks=[spectral_norm]", f"hydra.run.dir={tmp_path}",
+                   cwd=tmp_path, env={"OMP_NUM_THREADS": "1"})
     assert proc.returncode == 2
     lines = [line for line in proc.stderr.splitlines() if line.strip()]
     assert len(lines) == 1 and "weight clipping" in lines[0] and "use loss=wgan_gp" in lines[0]
@@ -375,7 +370,7 @@ def test_refused_combination_is_one_line_from_the_command_line(tmp_path):
 def test_penalised_training_under_bf16_autocast(loss, tmp_path):
     """The CUDA path's autocast, exercised on the CPU: penalties leave autocast, the rest does not."""
     tricks = "tricks=[r1,r2,feature_matching,historical_averaging,spectral_norm]"
-    summary = train([*TINY_RING, f"loss={loss}", "trainer.amp=bf16", "trainer.d_steps=1", tricks], tmp_path)
+    summary = train([*TINY_MLP_RING, f"loss={loss}", "trainer.amp=bf16", "trainer.d_steps=1", tricks], tmp_path)
     assert summary["status"] == "finished" and math.isfinite(summary["hq_fraction"])
 
 
