@@ -385,3 +385,11 @@ def test_gradient_penalty_losses_refuse_batch_norm_and_pick_layer_norm():
     D = build_networks(cfg, spec).D
     assert cfg.arch.d_norm == "layer" and not any(isinstance(m, nn.BatchNorm2d) for m in D.modules())
     assert compose_train([*base, "loss=wgan"]).arch.d_norm == "auto"  # resolved to batch at build: WGAN's DCGAN critic
+
+
+def test_weight_clipping_refuses_a_spectrally_normalised_critic():
+    from gan_cli.build import resolve_arch
+
+    cfg = compose_train(["arch=resnet", "loss=wgan"])  # the sngan variant normalises D
+    with pytest.raises(GanError, match="arch.d_spectral_norm=false"):
+        resolve_arch(cfg, build_loss(cfg.loss))
