@@ -37,12 +37,12 @@ CASES = {
     "mlp_ring": ["dataset=ring", "arch=mlp", "loss=ns", "tricks=[]"],
 }
 COMMON = ["metrics=none", "trainer.batch_size=64", "trainer.sample_every=0", "trainer.checkpoint_every=0",
-          "trainer.eval_every=0", "trainer.progress=false", "trainer.log_every=50", "device=cpu"]
+          "trainer.eval_every=0", "trainer.progress=false", "trainer.log_every=50"]
 
 
-def make_trainer(overrides: list[str], run_dir: Path) -> Trainer:
+def make_trainer(overrides: list[str], run_dir: Path, device: str = "cpu") -> Trainer:
     with initialize_config_dir(config_dir=config_dir(), version_base=None):
-        cfg = compose("train", overrides=overrides + COMMON)
+        cfg = compose("train", overrides=overrides + COMMON + [f"device={device}"])
     return Trainer(cfg, run_dir)
 
 

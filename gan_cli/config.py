@@ -202,6 +202,11 @@ class TricksConfig:
 @dataclass
 class TrainerConfig:
     steps: int = 2000  # generator updates
+    # Training-time budget in minutes (summed over resumes; sampling, checkpoints and scores not
+    # counted): past it, the run ends at the next log step and finishes as usual (final samples,
+    # checkpoint, scores), its summary saying so. null: no budget. Keeps the default CPU recipe
+    # within its ten minutes on a slower machine, at the cost of fewer steps there.
+    max_minutes: float | None = None
     # The global batch: a distributed run splits it evenly over its processes (docs/cluster.md).
     batch_size: int = 64
     d_steps: int = 1  # discriminator (critic) updates per generator update

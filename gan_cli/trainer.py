@@ -251,8 +251,19 @@ class Trainer:
                     self.save_checkpoint()
                 if self._stop_agreed(measure) and self.step < t.steps:
                     return self._interrupted()
+                if measure and self.step < t.steps and self._over_time_budget():
+                    log.warning("time budget trainer.max_minutes=%g reached after step %d of %d: finishing the run",
+                                t.max_minutes, self.step, t.steps)
+                    break
         self._restore_signal_handlers()
         return self._finish()
+
+    def _over_time_budget(self) -> bool:
+        """Checked at log steps only; under torchrun the ranks agree (any rank over: all stop)."""
+        budget = self.cfg.trainer.get("max_minutes")
+        if budget is None:
+            return False
+        return bool(distributed.max_int(int(self.elapsed > 60 * budget)))
 
     def _finish(self) -> dict:
         self.save_samples("final")
@@ -263,6 +274,7 @@ class Trainer:
             "steps": self.step,
             "wall_time_s": round(self.elapsed, 2),
             "images_per_s": round(self.step * self.cfg.trainer.batch_size / max(self.elapsed, 1e-9), 1),
+            **({"stopped_by": "trainer.max_minutes"} if self.step < self.cfg.trainer.steps else {}),
             "checkpoint": str(final.relative_to(self.run_dir)),
             **scores,
         }
