@@ -35,8 +35,9 @@ CASES = {
     "mlp_ring": ["dataset=ring", "arch=mlp"],
     "mlp_fashion_mnist": ["dataset=fashion_mnist", "arch=mlp", "arch.z_dim=100",
                           "arch.g_hidden=[256,512,1024]", "arch.d_hidden=[1024,512,256]"],
-    "dcgan32_fashion_mnist": ["dataset=fashion_mnist", "arch=dcgan", "arch.width=32"],
-    "dcgan64_fashion_mnist": ["dataset=fashion_mnist", "arch=dcgan", "arch.width=64"],
+    "default_recipe": [],  # `gan train`: conditional DCGAN, width 32, on Fashion-MNIST
+    "dcgan32_fashion_mnist": ["dataset=fashion_mnist", "arch=dcgan", "arch.width=32", "dataset.conditional=false"],
+    "dcgan64_fashion_mnist": ["dataset=fashion_mnist", "arch=dcgan", "arch.width=64", "dataset.conditional=false"],
     "resnet_32px": ["dataset=fashion_mnist", "dataset.resolution=32", "arch=resnet"],
     "progan_32px": ["dataset=fashion_mnist", "dataset.resolution=32", "arch=progan", "arch.width=128",
                     "arch.grow.start_resolution=32"],
@@ -60,7 +61,7 @@ def run_case(name: str, steps: int, repeats: int, device: str, seconds_per_repea
     register_configs()
     register_resolvers()
     with tempfile.TemporaryDirectory() as tmp:
-        overrides = CASES[name] + ["loss=ns", "tricks=[]"]
+        overrides = CASES[name] + (["loss=ns", "tricks=[]"] if CASES[name] else [])
         trainer = make_trainer(overrides, Path(tmp) / name, device=device)
         cuda = trainer.device.type == "cuda"
         warm = time_ours(trainer, 5)  # warm-up; slow archs (resnet: seconds a step on a CPU) take fewer steps

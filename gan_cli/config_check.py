@@ -127,6 +127,13 @@ class OverrideChecker:
         if isinstance(cause, ValidationError) and cause.full_key:
             return self.bad_value(cause, overrides)
         text = str(e)
+        if "Error resolving interpolation '${dataset}_${arch}" in text:
+            # a deleted group (~dataset) leaves train.yaml's recipe line without its value
+            for override in overrides:
+                group = override.lstrip("~").split("=", 1)[0]
+                if override.startswith("~") and self.loader.get_group_options(group):
+                    options = "|".join(self.loader.get_group_options(group))
+                    return GanError(f"{group}.name is not set: choose {group}=<{options}>")
         if "Ambiguous value for argument" in text:
             arg = re.search(r"argument '([^']+)'", text)
             return GanError(f"{arg.group(1) if arg else 'an override'} has several values: add --multirun to sweep "

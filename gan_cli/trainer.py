@@ -15,6 +15,7 @@ import os
 import signal
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import torch
 from omegaconf import OmegaConf
@@ -47,6 +48,9 @@ class Trainer:
         self.cfg = cfg
         self.run_dir = Path(run_dir)
         t = cfg.trainer
+        # read in every step: plain ints, not OmegaConf lookups
+        self._batch_size, self._d_steps = int(t.batch_size), int(t.d_steps)
+        self._d_params: list[torch.nn.Parameter] | None = None
         self.device = distributed.device(resolve_device(cfg.device))
         seed_everything(cfg.seed)  # the same on every rank: identical initial networks
         if self.device.type == "cuda":
@@ -118,7 +122,7 @@ class Trainer:
     def d_steps_for(self, step: int) -> int:
         if self.loss.cfg.critic_warmup and (step < 25 or step % 500 == 0):
             return 100  # the official WGAN schedule
-        return self.cfg.trainer.d_steps
+        return self._d_steps
 
     def latent(self, n: int) -> tuple[torch.Tensor, torch.Tensor | None]:
         """This rank's part of `n` (global batch) latent vectors and classes: every rank draws the
@@ -132,11 +136,19 @@ class Trainer:
     def _prepare(self, x: torch.Tensor) -> torch.Tensor:
         return x.contiguous(memory_format=torch.channels_last) if self.channels_last and x.dim() == 4 else x
 
+    def _d_trainable(self, flag: bool) -> None:
+        """D's weights need gradients in its own phase only. The parameter list is kept: walking the
+        module tree twice a step (Module.requires_grad_) costs ~5 % of a small MLP's step."""
+        if self._d_params is None:
+            self._d_params = list(self.D.parameters())
+        for p in self._d_params:
+            p.requires_grad_(flag)
+
     def train_step(self, measure: bool = False) -> None:
-        bs = self.cfg.trainer.batch_size
+        bs = self._batch_size
         G, D = self.train_G, self.train_D
         fake = None
-        self.D.requires_grad_(True)
+        self._d_trainable(True)
         for _ in range(self.d_steps_for(self.step)):
             real, y_real = self.batches.next()
             if self.schedule is not None:  # e.g. progan: this batch's resolution and fade-in
@@ -165,12 +177,10 @@ class Trainer:
             self.loss.after_d_step(self.D)
             for trick in self.tricks:
                 trick.after_d_step(self.D, self.step)
-        self._record("d/loss", total.detach())
-        for k, v in {**terms.losses, **terms.stats}.items():
-            self._record(f"d/{k}", v.detach())
+        self._record_phase("d", total, terms)
 
         # Generator phase: D's weights need no gradients here.
-        self.D.requires_grad_(False)
+        self._d_trainable(False)
         D = self.frozen_D
         if not self.reuse_fake:
             z, y_fake = self.latent(bs)
@@ -195,10 +205,20 @@ class Trainer:
         self.step += 1
         for trick in self.tricks:
             trick.after_g_step(self.G, self.step)
-        self._record("g/loss", total.detach())
-        for k, v in {**terms.losses, **terms.stats}.items():
-            self._record(f"g/{k}", v.detach())
+        self._record_phase("g", total, terms)
         self._acc_steps += 1
+
+    def _record_phase(self, phase: str, total: torch.Tensor, terms) -> None:
+        """A phase's total, terms and statistics, added to the log sums in one fused op (one small
+        add per value is measurable on a millisecond step)."""
+        values = {f"{phase}/loss": total, **{f"{phase}/{k}": v for k, v in {**terms.losses, **terms.stats}.items()}}
+        if all(k in self._acc for k in values):
+            with torch.no_grad():  # no detach() per value: in-place adds outside autograd
+                torch._foreach_add_([self._acc[k] for k in values],
+                                    [v if v.dtype == torch.float32 else v.float() for v in values.values()])
+        else:
+            for k, v in values.items():
+                self._record(k, v)
 
     def _record(self, key: str, value: torch.Tensor) -> None:
         """Accumulate on the device; read once per log interval (no host sync in the step)."""
@@ -217,7 +237,8 @@ class Trainer:
             self._restore_signal_handlers()
 
     def _fit(self) -> dict:
-        t = self.cfg.trainer
+        # a plain copy: the loop reads these every step, and OmegaConf lookups cost microseconds each
+        t = SimpleNamespace(**OmegaConf.to_container(self.cfg.trainer, resolve=True))
         if distributed.is_main():
             self.run_dir.mkdir(parents=True, exist_ok=True)
         self._write_summary({"status": "running"})

@@ -249,7 +249,8 @@ def test_packed_discriminator_judges_m_samples_at_once():
 
 
 def test_pack_builds_d_for_m_times_the_channels():
-    nets = build_networks(compose_train(["arch=dcgan", "arch.width=4", "tricks=[pack]", "tricks.pack.m=4"]), FASHION)
+    nets = build_networks(compose_train(["arch=dcgan", "arch.width=4", "tricks=[pack]", "tricks.pack.m=4",
+                                         "dataset.conditional=false"]), FASHION)  # the default recipe is conditional
     assert nets.D.body[0].in_channels == 4
     assert nets.D(torch.randn(8, 1, 28, 28)).shape == (2,)
     mlp = build_networks(compose_train([*TINY_MLP_RING, "tricks=[pack]", "tricks.pack.m=4"]), RING).D
