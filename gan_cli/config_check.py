@@ -127,8 +127,9 @@ class OverrideChecker:
         if isinstance(cause, ValidationError) and cause.full_key:
             return self.bad_value(cause, overrides)
         text = str(e)
-        if "Error resolving interpolation '${dataset}_${arch}" in text:
-            # a deleted group (~dataset) leaves train.yaml's recipe line without its value
+        if "Error resolving interpolation" in text:
+            # a deleted group (~dataset) leaves a defaults line that names its choice (train.yaml's
+            # `recipe: ${dataset}_...`) without a value: say which group to choose
             for override in overrides:
                 group = override.lstrip("~").split("=", 1)[0]
                 if override.startswith("~") and self.loader.get_group_options(group):
