@@ -286,7 +286,7 @@ class ReportConfig:
     # `gan report DIR` sets it.
     dir: str = MISSING
     out: str | None = None  # where the CSV, Markdown and PNG files go; null: <dir>/report
-    # The score to rank by (fid, modes, is_mean, ...); null: FID, or modes then reverse KL.
+    # The score to rank by (fid, modes, is, ...); null: FID, or modes then reverse KL.
     sort: str | None = None
     plots: bool = True
     verbose: bool = False

@@ -81,3 +81,20 @@ def idx_root(tmp_path) -> Path:
         write_idx(raw / f"{split}-images-idx3-ubyte", rng.integers(0, 256, (n, 28, 28)))
         write_idx(raw / f"{split}-labels-idx1-ubyte", rng.integers(0, 10, (n,)))
     return tmp_path / "data"
+
+
+@pytest.fixture(scope="session")
+def ring_sweep(tmp_path_factory) -> Path:
+    """A real tiny sweep, run once per session for the report's tests: 2 losses x 2 seeds on ring,
+    10 steps, evaluated (modes) and sampled at steps 5 and 10; TensorBoard logs when installed."""
+    import importlib.util
+
+    base = tmp_path_factory.mktemp("ring_sweep")
+    sweep = base / "sweep"
+    tensorboard = importlib.util.find_spec("tensorboard") is not None
+    result = run_gan("train", "--multirun", "experiment=ring", "loss=ns,minimax", "seed=0,1", "trainer.steps=10",
+                     "trainer.log_every=5", "trainer.eval_every=5", "trainer.sample_every=5", "trainer.progress=false",
+                     *(["logger=tensorboard"] if tensorboard else []), f"hydra.sweep.dir={sweep}", cwd=base)
+    assert result.returncode == 0, result.stderr[-2000:]
+    (sweep / "train.out").write_text(result.stdout + result.stderr)
+    return sweep

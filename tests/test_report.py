@@ -166,15 +166,15 @@ def test_sorting_images_by_fid_ascending_and_by_request(tmp_path):
                                                      ("hinge", 1, 22.0, 4.4), ("wgan", 0, 25.0, 7.0), ("wgan", 1, 25.0, 7.2)]):
         make_run(root / f"{i}_loss={loss},seed={seed}", [f"loss={loss}", f"seed={seed}"],
                  summary={"status": "finished", "steps": 200, "wall_time_s": 10.0},
-                 scores=[{"step": 200, "final": True, "fid": fid, "is_mean": is_mean, "is_std": 0.1, "n": 10000,
-                          "extractor": "inception"}])
+                 scores=[{"step": 200, "final": True, "fid": fid, "is": is_mean, "is_std": 0.1, "fid_floor": 1.5,
+                          "provenance": {"extractor": "inception", "num_samples": 10000}}])
     report = build_report(root, collect_runs(root))
-    assert report.score_keys == ["fid", "is_mean"]  # is_std, n and strings are not score columns
+    assert report.score_keys == ["fid", "is"]  # is_std, the floor and the provenance are not score columns
     assert [row.config["loss"] for row in report.rows] == ["hinge", "wgan", "ns"]
     hinge = report.rows[0]
     assert (hinge.scores["fid"].mean, hinge.scores["fid"].std) == (21.0, pytest.approx(math.sqrt(2)))
-    assert report.best is hinge and report.best_value("is_mean") == pytest.approx(7.1)
-    by_is = build_report(root, collect_runs(root), sort="is_mean")
+    assert report.best is hinge and report.best_value("is") == pytest.approx(7.1)
+    by_is = build_report(root, collect_runs(root), sort="is")
     assert [row.config["loss"] for row in by_is.rows] == ["wgan", "ns", "hinge"]
     with pytest.raises(GanError, match="sort=kid: no run has this score"):
         build_report(root, collect_runs(root), sort="kid")
@@ -239,7 +239,7 @@ def test_report_writes_csv_markdown_and_pngs(sweep, tmp_path, capsys):
 
 def test_report_next_to_the_sweep_by_default(sweep):
     run_report(report_cfg(sweep, plots=False))
-    assert sorted(p.name for p in (sweep / "report").iterdir()) == ["report.csv", "report.md"]
+    assert sorted(p.name for p in (sweep / "report").iterdir()) == ["report.csv", "report.html", "report.md"]
     assert collect_runs(sweep)[0].name.startswith("0_")  # the report folder is not taken for a run
 
 
@@ -272,21 +272,17 @@ def test_report_dir_argument_is_quoted_for_hydra(tmp_path):
 
 def test_brief_names_the_ranking_scores():
     assert brief({"modes": 7, "hq_fraction": 0.9, "reverse_kl": 0.1}) == "modes=7 reverse_kl=0.1"
-    assert brief({"fid": 23.456, "is_mean": 5.0}) == "fid=23.46"
+    assert brief({"fid": 23.456, "is": 5.0}) == "fid=23.46"
     assert primary(["precision", "recall"]) == ["precision"]
 
 
 # ----------------------------------------------------------------------------- the CLI, end to end
-def test_real_sweep_on_ring_through_the_cli(gan, tmp_path):
+def test_real_sweep_on_ring_through_the_cli(gan, ring_sweep, tmp_path):
     """The whole path: a 2-loss x 2-seed sweep trains (with TensorBoard logs when the package is
     there), then `gan report` reads it."""
     tensorboard = importlib.util.find_spec("tensorboard") is not None
-    sweep = tmp_path / "sweep"
-    train = gan("train", "--multirun", "experiment=ring", "loss=ns,minimax", "seed=0,1", "trainer.steps=10",
-                "trainer.log_every=5", "trainer.eval_every=5", "trainer.sample_every=5", "trainer.progress=false",
-                *(["logger=tensorboard"] if tensorboard else []), f"hydra.sweep.dir={sweep}", cwd=tmp_path)
-    assert train.returncode == 0, train.stderr[-2000:]
-    assert "step 5/10  scores: modes=" in train.stderr + train.stdout  # the latest score, in the log lines
+    sweep = ring_sweep
+    assert "step 5/10  scores: modes=" in (sweep / "train.out").read_text()  # the latest score, in the log lines
 
     report = gan("report", str(sweep), cwd=tmp_path)
     assert report.returncode == 0, report.stderr[-2000:]

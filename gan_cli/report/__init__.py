@@ -12,6 +12,7 @@ from pathlib import Path
 
 from omegaconf import OmegaConf
 from rich.console import Console
+from rich.markup import escape
 
 from gan_cli.errors import GanError
 
@@ -20,6 +21,7 @@ USAGE = "usage: gan report DIR [out=DIR] [sort=SCORE] [plots=false]"
 
 def run_report(cfg) -> dict:
     from gan_cli.report.output import print_report, write_csv, write_markdown
+    from gan_cli.report.page import notes_for, write_html
     from gan_cli.report.runs import collect_runs
     from gan_cli.report.table import build_report
 
@@ -52,6 +54,13 @@ def run_report(cfg) -> dict:
 
         images = write_plots(report, out)
     write_markdown(report, out / "report.md", images)
-    written = ", ".join(p.name for p in [out / "report.csv", out / "report.md", *images])
+    notes = notes_for(report)
+    write_html(report, out / "report.html", images, notes)
+    written = ", ".join(p.name for p in [out / "report.html", out / "report.csv", out / "report.md", *images])
     console.print(f"written to {out}: {written}", highlight=False, soft_wrap=True)
+    unreadable = [run.name for row in report.rows for run in row.runs if run.problems]
+    if unreadable:  # one line: the page says which file and what
+        console.print(escape(f"unreadable files in {len(unreadable)} run(s) ({', '.join(unreadable[:3])}"
+                             f"{', ...' if len(unreadable) > 3 else ''}): listed under Problems in report.html"),
+                      style="yellow", highlight=False, soft_wrap=True)
     return {"runs": len(runs), "configurations": len(report.rows), "out": str(out)}

@@ -25,7 +25,8 @@ from gan_cli.report.table import (
     scored_runs,
 )
 
-STATUS_STYLE = {"finished": "green", "running": "yellow", "pending": "dim", "interrupted": "magenta",
+STATUS_STYLE = {"finished": "green", "running": "yellow", "pending": "dim", "stopped": "magenta",
+                "interrupted": "magenta", "unknown": "red",
                 "diverged": "red", "failed": "bold red"}
 
 

@@ -23,6 +23,8 @@ log = logging.getLogger("gan")
 
 # Overrides that do not change what a run learns: never part of a configuration's name.
 IGNORED_KEYS = {"seed", "resume", "verbose", "trainer.progress", "logger"}
+# A run stopped by a signal, to be resumed: "stopped" since issue 19, "interrupted" before.
+STOPPED = ("stopped", "interrupted")
 # Summary keys that are run facts, not scores.
 FACTS = {"run_dir", "seed", "device", "world_size", "status", "steps", "wall_time_s", "images_per_s",
          "checkpoint", "error", "reason", "signal"}
@@ -33,7 +35,9 @@ class Run:
     path: Path
     name: str  # path relative to the report's root: how the run is named in messages
     overrides: dict[str, str]  # key -> value from .hydra/overrides.yaml (`+`/`~` prefixes dropped)
-    status: str  # finished | diverged | failed | running | interrupted | pending (not started)
+    # finished | diverged | failed | running | stopped (older runs: interrupted) | pending (not
+    # started) | unknown (summary.json unreadable)
+    status: str
     seed: int | None = None
     error: str | None = None
     steps: int | None = None
@@ -46,6 +50,7 @@ class Run:
     samples: Path | None = None  # the final sample grid, or the latest one
     choices: dict = field(default_factory=dict)  # Hydra's config-group choices (loss: ns, ...)
     config: dict = field(default_factory=dict)  # the saved config, as plain YAML data
+    problems: list[str] = field(default_factory=list)  # files that could not be read (fully)
 
     def value_of(self, key: str) -> str:
         """This run's value for an override key, also when the run did not set it (its default)."""
@@ -64,19 +69,30 @@ class Run:
 # ----------------------------------------------------------------------------- reading files
 def read_jsonl(path: Path) -> list[dict]:
     """The readable rows of a JSONL file; a line being written right now (truncated) is skipped."""
+    return read_jsonl_counting(path)[0]
+
+
+def read_jsonl_counting(path: Path) -> tuple[list[dict], int]:
+    """(readable rows, number of lines that are not a JSON object): a line cut short by a kill
+    or being written right now is skipped, and counted so that the report can say so."""
     try:
         text = path.read_text(errors="replace")
     except OSError:
-        return []
-    rows = []
+        return [], 0
+    rows, bad = [], 0
     for line in text.splitlines():
+        if not line.strip():
+            continue
         try:
             row = json.loads(line)
         except ValueError:
+            bad += 1
             continue
         if isinstance(row, dict):
             rows.append(row)
-    return rows
+        else:
+            bad += 1
+    return rows, bad
 
 
 def read_json(path: Path) -> dict | None:
@@ -134,7 +150,7 @@ def _final_scores(status: str, summary: dict | None, score_rows: list[dict]) -> 
         scores = _only_scores(summary)
         if scores:
             return scores, True
-    if score_rows and status in ("running", "interrupted"):
+    if score_rows and status in ("running", *STOPPED):
         return _only_scores(score_rows[-1]), False
     return {}, False
 
@@ -156,7 +172,7 @@ def _error(summary: dict | None) -> str | None:
         return None
     if summary.get("error") or summary.get("reason"):
         return str(summary.get("error") or summary.get("reason"))
-    if summary.get("status") == "interrupted":
+    if summary.get("status") in STOPPED:
         return f"stopped by {summary.get('signal', 'a signal')}"
     return None
 
@@ -172,13 +188,22 @@ def load_run(path: Path, root: Path) -> Run:
     if isinstance(hydra_cfg, dict):
         choices = (hydra_cfg.get("hydra") or {}).get("runtime", {}).get("choices") or {}
     summary = read_json(path / "summary.json")
-    metrics = read_jsonl(path / "metrics.jsonl")
-    score_rows = read_jsonl(path / "scores.jsonl")
+    problems = []
+    if summary is None and (path / "summary.json").exists():
+        problems.append("summary.json is not readable JSON (damaged or cut short): status unknown")
+    metrics, bad_metrics = read_jsonl_counting(path / "metrics.jsonl")
+    score_rows, bad_scores = read_jsonl_counting(path / "scores.jsonl")
+    for name, bad in (("metrics.jsonl", bad_metrics), ("scores.jsonl", bad_scores)):
+        if bad:
+            problems.append(f"{name}: {bad} unreadable line{'s' if bad > 1 else ''} skipped (cut short by a kill, "
+                            "or being written)")
     last = metrics[-1] if metrics else {}
     trainer = config.get("trainer") if isinstance(config.get("trainer"), dict) else {}
     # A job folder exists from the moment Hydra starts the job; the trainer writes its summary a
     # moment later. No summary yet therefore means "running" (just started).
     status = str(summary.get("status")) if summary and summary.get("status") else "running"
+    if problems and problems[0].startswith("summary.json"):
+        status = "unknown"
     scores, scores_final = _final_scores(status, summary, score_rows)
     steps = summary.get("steps") if summary else None
     wall = summary.get("wall_time_s") if summary else None
@@ -199,6 +224,7 @@ def load_run(path: Path, root: Path) -> Run:
         samples=_latest_samples(path / "samples"),
         choices=choices,
         config=config,
+        problems=problems,
     )
 
 

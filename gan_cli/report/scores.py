@@ -23,15 +23,15 @@ class ScoreInfo:
 
 KNOWN: dict[str, ScoreInfo] = {
     "fid": ScoreInfo("FID", higher_is_better=False),
-    "is_mean": ScoreInfo("IS", higher_is_better=True),
     "is": ScoreInfo("IS", higher_is_better=True),
-    "kid_mean": ScoreInfo("KID", higher_is_better=False),
     "kid": ScoreInfo("KID", higher_is_better=False),
     "precision": ScoreInfo("precision", higher_is_better=True),
     "recall": ScoreInfo("recall", higher_is_better=True),
     "density": ScoreInfo("density", higher_is_better=True),
     "coverage": ScoreInfo("coverage", higher_is_better=True),
     "class_coverage": ScoreInfo("class coverage", higher_is_better=True),
+    "class_kl": ScoreInfo("class KL", higher_is_better=False),
+    "class_accuracy": ScoreInfo("class accuracy", higher_is_better=True),
     "modes": ScoreInfo("modes", higher_is_better=True),
     "hq_fraction": ScoreInfo("high-quality %", higher_is_better=True, percent=True),
     "reverse_kl": ScoreInfo("reverse KL", higher_is_better=False, null_means=math.inf),
@@ -49,6 +49,9 @@ def is_score_key(key: str, value) -> bool:
     # A within-run spread (IS over splits, KID over subsets) is provenance for the report, which
     # shows the spread over seeds instead.
     if key.endswith("_std"):
+        return False
+    # What real data scores (gan_cli/metrics/image_metrics.py): a reference for G's scores, not one.
+    if key.endswith("_floor") or key == "is_real":
         return False
     return value is None or (isinstance(value, (int, float)) and not isinstance(value, bool))
 
@@ -68,7 +71,7 @@ def primary(keys) -> list[str]:
     """The score keys a sweep is ranked by, most important first: FID for images; modes then
     reverse KL for 2-D mixtures; else the first score with a known direction."""
     keys = set(keys)
-    for chain in (["fid"], ["modes", "reverse_kl"], ["kid_mean"], ["kid"], ["is_mean"], ["is"]):
+    for chain in (["fid"], ["modes", "reverse_kl"], ["kid"], ["is"]):
         if chain[0] in keys:
             return [k for k in chain if k in keys]
     directed = [k for k in ordered(keys) if info(k).higher_is_better is not None]
