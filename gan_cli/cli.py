@@ -15,7 +15,7 @@ COMMANDS = {
     "train": "train a GAN and write a run folder under outputs/",
     "eval": "score checkpoints or sample sets (FID, IS, KID, precision/recall, mode counts)",
     "sample": "write images (or 2-D points) from a checkpoint to a folder or an .npz",
-    "report": "compare runs of a sweep: table, CSV/Markdown, plots, sample montage",
+    "report": "compare runs of a sweep: report.html (table, curves, samples), CSV/Markdown, plots; --watch",
     "classifier": "train the domain classifier used as a feature extractor for MNIST-like data",
 }
 
@@ -94,11 +94,17 @@ _HYDRA_VALUE_FLAGS = {"--cfg", "-c", "--package", "-p", "--config-path", "-cp", 
                       "--config-dir", "-cd", "--info", "-i", "--experimental-rerun"}
 
 
+WATCH_SECONDS = 30  # `gan report --watch DIR`: a sweep's runs evaluate every few minutes at most
+
+
 def _report_dir(args: list[str]) -> list[str]:
     """`gan report DIR`: the bare folder becomes `dir='DIR'`, quoted because Hydra's job folders
     are named like `0_loss=ns,seed=0` and Hydra would read `=` and `,` as syntax."""
     out = []
     for i, arg in enumerate(args):
+        if arg == "--watch" or arg.startswith("--watch="):  # our flag: regenerate every N seconds
+            out.append(f"watch={arg.partition('=')[2] or WATCH_SECONDS}")
+            continue
         flag_value = i > 0 and args[i - 1] in _HYDRA_VALUE_FLAGS
         if not flag_value and not arg.startswith("-") and ("=" not in arg or Path(arg).exists()):
             # In Hydra's quoted strings only backslashes before a quote (or the end) are escapes.

@@ -289,6 +289,9 @@ class ReportConfig:
     # The score to rank by (fid, modes, is, ...); null: FID, or modes then reverse KL.
     sort: str | None = None
     plots: bool = True
+    # Seconds between regenerations for a sweep in flight (`gan report --watch[=SECONDS] DIR`);
+    # 0: write once. Watching stops when every run has finished, failed or stopped.
+    watch: float = 0.0
     verbose: bool = False
 
 

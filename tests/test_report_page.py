@@ -13,6 +13,7 @@ import pytest
 import yaml
 from omegaconf import OmegaConf
 
+from gan_cli.errors import GanError
 from gan_cli.report import run_report
 from gan_cli.report import scores as catalog
 from gan_cli.report.plots import NOT_PLOTTED, training_keys
@@ -177,3 +178,41 @@ def test_mixed_toy_and_image_runs_are_said(tmp_path):
     page = Page((tmp_path / "out" / "report.html").read_text())
     assert any("2-D and image runs are mixed" in item and "ranked by fid" in item for item in page.problems)
     assert [row[0]["text"] for row in page.body_rows] == ["mnist", "ring"]  # the FID row first
+
+
+def test_watch_rewrites_the_page_until_every_run_is_done(tmp_path, monkeypatch):
+    """A sweep in flight: the page is rewritten on every pass, and watching stops by itself once
+    the running job has finished (here: during the first wait)."""
+    import gan_cli.report as report_module
+
+    make_run(tmp_path / "0_loss=ns", ["loss=ns"], summary={"status": "finished"}, samples=None,
+             scores=[{"step": 5, "final": True, "modes": 8}])
+    make_run(tmp_path / "1_loss=hinge", ["loss=hinge"], summary={"status": "running"}, samples=None,
+             scores=[{"step": 5, "final": False, "modes": 3}])
+    waits = []
+
+    def finish_the_job(seconds):
+        waits.append(seconds)
+        page = (tmp_path / "out" / "report.html").read_text()
+        assert "1 running" in page and "hinge" in page
+        summary = tmp_path / "1_loss=hinge" / "summary.json"
+        summary.write_text(json.dumps({"status": "finished"}))
+        with open(tmp_path / "1_loss=hinge" / "scores.jsonl", "a") as f:
+            f.write(json.dumps({"step": 10, "final": True, "modes": 6}) + "\n")
+
+    monkeypatch.setattr(report_module.time, "sleep", finish_the_job)
+    result = run_report(report_cfg(tmp_path, tmp_path / "out", plots=False, watch=7))
+    assert result["passes"] == 2 and waits == [7.0]
+    page = Page((tmp_path / "out" / "report.html").read_text())
+    assert [row[0]["text"] for row in page.body_rows] == ["ns", "hinge"]
+    status = [h["text"] for h in page.headers].index("status")
+    assert [row[status]["text"] for row in page.body_rows] == ["1 finished", "1 finished"]
+
+
+def test_watch_flag_becomes_a_config_key():
+    from gan_cli.cli import _report_dir
+
+    assert _report_dir(["--watch", "sweep"])[0] == "watch=30"
+    assert _report_dir(["--watch=5", "sweep"])[:1] == ["watch=5"]
+    with pytest.raises(GanError, match="watch=-1: pass a number of seconds > 0"):
+        run_report(report_cfg(Path("."), Path("."), watch=-1))
