@@ -262,6 +262,16 @@ class MetricsConfig:
 
 
 @dataclass
+class TrackerConfig:
+    """Options of the experiment trackers (logger=mlflow, logger=wandb)."""
+
+    # MLflow: where runs are stored; null: the file store mlruns/ in the folder gan runs from.
+    tracking_uri: str | None = None
+    # MLflow experiment / W&B project the runs go to.
+    project: str = "gan"
+
+
+@dataclass
 class TrainConfig:
     dataset: DatasetConfig = field(default_factory=DatasetConfig)
     arch: ArchConfig = field(default_factory=ArchConfig)
@@ -274,7 +284,10 @@ class TrainConfig:
     device: str = "auto"  # auto | cpu | cuda | cuda:N | mps
     # Continue a stopped run: its folder. The run's saved config is used.
     resume: str | None = None
-    logger: str = "jsonl"  # jsonl | tensorboard (JSONL is always written)
+    # Where else to log (JSONL is always written): jsonl | tensorboard | mlflow | wandb, or a
+    # list of them: logger=[tensorboard,mlflow]. Their options: tracker.*
+    logger: Any = "jsonl"
+    tracker: TrackerConfig = field(default_factory=TrackerConfig)
     verbose: bool = False
     # Set by experiment presets, shown in summaries.
     experiment: str | None = None

@@ -2,15 +2,19 @@
 
 `logger=jsonl` (default) adds nothing; `logger=tensorboard` also writes TensorBoard event files
 to `<run>/tensorboard/`: losses and throughput, scores, and every sample grid (or scatter plot).
+`logger=mlflow` and `logger=wandb` log the same to those trackers (gan_cli/trackers.py); a list
+(`logger=[tensorboard,mlflow]`) logs to each.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
+from omegaconf import ListConfig
+
 from gan_cli.errors import GanError
 
-LOGGERS = ("jsonl", "tensorboard")
+LOGGERS = ("jsonl", "tensorboard", "mlflow", "wandb")
 
 
 class RunLogger:
@@ -80,9 +84,60 @@ class TensorBoardLogger(RunLogger):
             self.writer = None
 
 
-def build_logger(name: str, run_dir: Path) -> RunLogger:
-    if name == "jsonl":
+class Loggers(RunLogger):
+    """Several loggers at once (`logger=[tensorboard,mlflow]`): each call goes to every one."""
+
+    def __init__(self, loggers: list[RunLogger]):
+        self.loggers = loggers
+
+    def open(self, step: int) -> None:
+        for logger in self.loggers:
+            logger.open(step)
+
+    def metrics(self, step: int, row: dict) -> None:
+        for logger in self.loggers:
+            logger.metrics(step, row)
+
+    def scores(self, step: int, scores: dict) -> None:
+        for logger in self.loggers:
+            logger.scores(step, scores)
+
+    def samples(self, step: int, path: Path) -> None:
+        for logger in self.loggers:
+            logger.samples(step, path)
+
+    def close(self) -> None:
+        for logger in self.loggers:
+            logger.close()
+
+
+def logger_names(value) -> list[str]:
+    """`logger=mlflow` or `logger=[tensorboard,mlflow]` as a list of known names, checked before
+    any work starts."""
+    if isinstance(value, str):
+        names = [value]
+    elif isinstance(value, (list, tuple, ListConfig)):
+        names = [str(v) for v in value]
+    else:
+        raise GanError(f"logger={value}: give a name or a list of names, e.g. logger=[tensorboard,mlflow]")
+    unknown = [name for name in names if name not in LOGGERS]
+    if unknown:
+        raise GanError(f"logger={unknown[0]} is unknown: use one of {', '.join(LOGGERS)} (or a list of them)")
+    return list(dict.fromkeys(names))
+
+
+def build_logger(names, run_dir: Path, cfg=None) -> RunLogger:
+    """The logger(s) named by `logger=`; `cfg` (the run's config) is what the trackers record as
+    parameters, and holds their options (`tracker.*`)."""
+    loggers = []
+    for name in logger_names(names):
+        if name == "tensorboard":
+            loggers.append(TensorBoardLogger(Path(run_dir) / "tensorboard"))
+        elif name in ("mlflow", "wandb"):
+            from gan_cli import trackers
+
+            tracker_cls = trackers.MLflowLogger if name == "mlflow" else trackers.WandbLogger
+            loggers.append(tracker_cls(Path(run_dir), cfg))
+    if not loggers:
         return RunLogger()
-    if name == "tensorboard":
-        return TensorBoardLogger(Path(run_dir) / "tensorboard")
-    raise GanError(f"logger={name} is unknown: use one of {', '.join(LOGGERS)}")
+    return loggers[0] if len(loggers) == 1 else Loggers(loggers)

@@ -59,7 +59,7 @@ class Trainer:
             torch.backends.cudnn.allow_tf32 = True
 
         # extra logs beside metrics.jsonl, written by rank 0 alone
-        self.logger = build_logger(cfg.logger if distributed.is_main() else "jsonl", self.run_dir)
+        self.logger = build_logger(cfg.logger if distributed.is_main() else "jsonl", self.run_dir, cfg)
         self.data = build_dataset(cfg.dataset)
         self.spec = data_spec(self.data)
         self.nets = build_networks(cfg, self.spec, self.device)

@@ -24,8 +24,10 @@ def events(log_dir: Path):
 
 def test_jsonl_adds_nothing_and_unknown_names_are_refused(tmp_path):
     assert type(build_logger("jsonl", tmp_path)) is RunLogger
-    with pytest.raises(GanError, match="logger=wandb is unknown: use one of jsonl, tensorboard"):
-        build_logger("wandb", tmp_path)
+    with pytest.raises(GanError, match="logger=comet is unknown: use one of jsonl, tensorboard, mlflow, wandb"):
+        build_logger("comet", tmp_path)
+    with pytest.raises(GanError, match="logger=comet is unknown"):
+        build_logger(["tensorboard", "comet"], tmp_path)  # checked before any logger is made
     assert not any(tmp_path.iterdir())
 
 

@@ -120,7 +120,7 @@ def parse_overrides(lines) -> dict[str, str]:
         if key.startswith("~"):
             key, value = key[1:], "~"
         key = key.lstrip("+")
-        if not key or key.startswith(("hydra.", "hydra/")) or key in IGNORED_KEYS:
+        if not key or key.startswith(("hydra.", "hydra/", "tracker.")) or key in IGNORED_KEYS:
             continue
         out[key] = value if sep or value == "~" else ""
     return out
