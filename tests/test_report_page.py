@@ -216,3 +216,30 @@ def test_watch_flag_becomes_a_config_key():
     assert _report_dir(["--watch=5", "sweep"])[:1] == ["watch=5"]
     with pytest.raises(GanError, match="watch=-1: pass a number of seconds > 0"):
         run_report(report_cfg(Path("."), Path("."), watch=-1))
+
+
+def test_an_optuna_search_shows_its_objective_against_the_trial(tmp_path):
+    """The objective of each trial (the ranking score) in trial order (Hydra's job number), and the
+    best so far: only for a sweep run by Optuna's sweeper."""
+    from gan_cli.report.plots import optuna_trials
+
+    for num, fid in enumerate([40.0, 30.0, 35.0]):
+        run = make_run(tmp_path / f"{num}_lr", [f"optim.g.lr={num}e-4"], summary={"status": "finished"}, samples=None,
+                       scores=[{"step": 5, "final": True, "fid": fid}])
+        hydra = yaml.safe_load((run / ".hydra" / "hydra.yaml").read_text())
+        hydra["hydra"].update({"mode": "MULTIRUN", "job": {"num": num}, "sweeper": {
+            "_target_": "hydra_plugins.hydra_optuna_sweeper.optuna_sweeper.OptunaSweeper"}})
+        (run / ".hydra" / "hydra.yaml").write_text(yaml.safe_dump(hydra))
+    report = build_report(tmp_path, collect_runs(tmp_path))
+    assert optuna_trials(report) == [(0, 40.0), (1, 30.0), (2, 35.0)]
+    run_report(report_cfg(tmp_path, tmp_path / "out"))
+    page = Page((tmp_path / "out" / "report.html").read_text())
+    assert "Optuna: objective against trial" in [img["alt"] for img in page.images]
+
+
+def test_a_basic_sweep_has_no_optuna_figure(ring_sweep):
+    from gan_cli.report.plots import optuna_trials
+
+    runs = collect_runs(ring_sweep)
+    assert {run.job_num for run in runs} == {0, 1, 2, 3} and all("BasicSweeper" in run.sweeper for run in runs)
+    assert optuna_trials(build_report(ring_sweep, runs)) == []

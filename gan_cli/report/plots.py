@@ -306,8 +306,43 @@ def plot_samples(report: Report, path: Path, max_seeds: int = 4) -> Path | None:
     return _save(fig, path)
 
 
+def optuna_trials(report: Report) -> list[tuple[int, float]]:
+    """(trial, objective) of the runs of an Optuna search, in trial order: the trial is the job's
+    number in the sweep, the objective the score the report ranks by."""
+    if not report.sort_keys:
+        return []
+    key = report.sort_keys[0]
+    trials = [(run.job_num, catalog.as_number(key, run.scores[key])) for row in report.rows for run in row.runs
+              if "optuna" in run.sweeper.lower() and run.job_num is not None and key in run.scores]
+    return sorted(trials)
+
+
+def plot_optuna(report: Report, path: Path) -> Path | None:
+    """An Optuna search: the objective of every trial, and the best so far."""
+    trials = optuna_trials(report)
+    if not trials:
+        return None
+    plt = _pyplot()
+    key = report.sort_keys[0]
+    higher = catalog.info(key).higher_is_better
+    steps = np.array([t for t, _ in trials])
+    values = np.array([v for _, v in trials])
+    finite = np.where(np.isfinite(values), values, np.nan)
+    best = (np.fmax if higher else np.fmin).accumulate(finite)
+    fig, ax = plt.subplots(figsize=(9, 3.6), layout="constrained")
+    ax.scatter(steps, finite, s=18, color="tab:blue", label="trial", zorder=3)
+    ax.step(steps, best, where="post", color="tab:green", lw=1.6, label="best so far")
+    ax.set_xlabel("trial (job number)", fontsize=9)
+    ax.set_ylabel(score_header(key), fontsize=9)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=9)
+    ax.set_title(f"Optuna search: {score_header(key)} against trial ({len(trials)} trials)", fontsize=11)
+    return _save(fig, path)
+
+
 def write_plots(report: Report, out: Path) -> list[Path]:
     figures = [
+        plot_optuna(report, out / "optuna_objective.png"),
         plot_final_scores(report, out / "final_scores.png"),
         plot_score_curves(report, out / "score_curves.png"),
         plot_training(report, out / "training_curves.png"),

@@ -51,6 +51,8 @@ class Run:
     choices: dict = field(default_factory=dict)  # Hydra's config-group choices (loss: ns, ...)
     config: dict = field(default_factory=dict)  # the saved config, as plain YAML data
     problems: list[str] = field(default_factory=list)  # files that could not be read (fully)
+    job_num: int | None = None  # the job's number in its sweep (an Optuna search: the trial)
+    sweeper: str = ""  # the sweep's Hydra sweeper (`_target_`), "" for a single run
 
     def value_of(self, key: str) -> str:
         """This run's value for an override key, also when the run did not set it (its default)."""
@@ -184,9 +186,13 @@ def load_run(path: Path, root: Path) -> Run:
     config = read_yaml(hydra_dir / "config.yaml")
     config = config if isinstance(config, dict) else {}
     hydra_cfg = read_yaml(hydra_dir / "hydra.yaml")
-    choices = {}
+    choices, job_num, sweeper = {}, None, ""
     if isinstance(hydra_cfg, dict):
-        choices = (hydra_cfg.get("hydra") or {}).get("runtime", {}).get("choices") or {}
+        hydra_node = hydra_cfg.get("hydra") or {}
+        choices = hydra_node.get("runtime", {}).get("choices") or {}
+        num = (hydra_node.get("job") or {}).get("num")
+        job_num = num if isinstance(num, int) and hydra_node.get("mode") == "MULTIRUN" else None
+        sweeper = str((hydra_node.get("sweeper") or {}).get("_target_") or "") if job_num is not None else ""
     summary = read_json(path / "summary.json")
     problems = []
     if summary is None and (path / "summary.json").exists():
@@ -225,6 +231,8 @@ def load_run(path: Path, root: Path) -> Run:
         choices=choices,
         config=config,
         problems=problems,
+        job_num=job_num,
+        sweeper=sweeper,
     )
 
 
