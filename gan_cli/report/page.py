@@ -109,8 +109,9 @@ def notes_for(report: Report) -> list[str]:
     runs = [run for row in report.rows for run in row.runs]
     running = [run for run in runs if run.status == "running"]
     if running:
-        notes.append(f"{len(running)} run{'s are' if len(running) > 1 else ' is'} still running: "
-                     "their scores and samples are the latest so far")
+        many = len(running) > 1
+        notes.append(f"{len(running)} run{'s are' if many else ' is'} still running: "
+                     f"{'their' if many else 'its'} scores and samples are the latest so far")
     toy = [row.label for row in report.rows if any("modes" in run.scores for run in row.runs)]
     image = [row.label for row in report.rows if any("fid" in run.scores for run in row.runs)]
     if toy and image:
