@@ -12,6 +12,7 @@ A resumed run continues the same tracker run: its id is kept in the run folder.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import time
 from pathlib import Path
@@ -20,6 +21,8 @@ from omegaconf import OmegaConf
 
 from gan_cli.errors import GanError
 from gan_cli.loggers import RunLogger
+
+log = logging.getLogger("gan")
 
 # summary.json's status -> MLflow's run status, recorded when the logger closes.
 MLFLOW_STATUS = {"finished": "FINISHED", "diverged": "FAILED", "failed": "FAILED"}
@@ -64,10 +67,51 @@ def _import(name: str):
                        "or leave it out of logger=") from None
 
 
-class MLflowLogger(RunLogger):
+class TrackerLogger(RunLogger):
+    """A tracker must not cost a run: a failure to start is bad input (one line, before training);
+    a failure later is reported once and the tracker is left out for the rest of the run
+    (metrics.jsonl and scores.jsonl hold everything anyway)."""
+
+    name = "tracker"
+    broken = False
+
+    def open(self, step: int) -> None:
+        try:
+            self._open(step)
+        except GanError:
+            raise
+        except Exception as e:  # noqa: BLE001  (any library's error: said in one line)
+            raise GanError(f"logger={self.name} could not start its run ({type(e).__name__}: {e}): "
+                           f"check tracker.* or leave {self.name} out of logger=") from None
+
+    def _guarded(self, method, *args) -> None:
+        if self.broken:
+            return
+        try:
+            method(*args)
+        except Exception as e:  # noqa: BLE001
+            self.broken = True
+            log.warning("logger=%s failed (%s: %s); training goes on without it (metrics.jsonl has every value)",
+                        self.name, type(e).__name__, e)
+
+    def metrics(self, step: int, row: dict) -> None:
+        self._guarded(self._metrics, step, row)
+
+    def scores(self, step: int, scores: dict) -> None:
+        self._guarded(self._scores, step, scores)
+
+    def samples(self, step: int, path: Path) -> None:
+        self._guarded(self._samples, step, path)
+
+    def close(self) -> None:
+        self._guarded(self._close)
+
+
+class MLflowLogger(TrackerLogger):
     """Through MLflow's client API (no global "active run": several runs in one process, as in a
     sweep, stay apart)."""
 
+    name = "mlflow"
     ID_FILE = ".mlflow_run_id"
 
     def __init__(self, run_dir: Path, cfg):
@@ -75,18 +119,21 @@ class MLflowLogger(RunLogger):
         self.entities = _import("mlflow.entities")
         self.run_dir = run_dir
         tracker = cfg.tracker if cfg is not None else None
-        uri = tracker.tracking_uri if tracker is not None else None
-        if not uri:
+        uri = (tracker.tracking_uri if tracker is not None else None) or (Path.cwd() / "mlruns").as_uri()
+        if "://" not in uri or uri.startswith("file:"):
             # MLflow 3 keeps its file store in maintenance and refuses it unless told: it is
             # still what needs no database and no server, so it stays the default here.
             os.environ.setdefault("MLFLOW_ALLOW_FILE_STORE", "true")
-            uri = (Path.cwd() / "mlruns").as_uri()
-        self.client = tracking.MlflowClient(tracking_uri=uri)
+        try:
+            self.client = tracking.MlflowClient(tracking_uri=uri)
+        except Exception as e:  # noqa: BLE001  (an unknown scheme, a missing database driver, ...)
+            raise GanError(f"logger=mlflow cannot use tracker.tracking_uri={uri} ({type(e).__name__}: {e}): "
+                           "pass a file path, sqlite:///FILE.db or http(s)://server") from None
         self.project = tracker.project if tracker is not None else "gan"
         self.params = flatten(resolved_config(cfg))
         self.run_id = None
 
-    def open(self, step: int) -> None:
+    def _open(self, step: int) -> None:
         if self.run_id is not None:
             return
         id_file = self.run_dir / self.ID_FILE
@@ -107,24 +154,24 @@ class MLflowLogger(RunLogger):
             self.client.log_batch(self.run_id, params=params[i:i + 100])
 
     def _log(self, step: int, values: dict[str, float], tags: dict | None = None) -> None:
-        self.open(0)
+        self._open(0)
         now = int(time.time() * 1000)
         metrics = [self.entities.Metric(k, v, now, step) for k, v in values.items()]
         tag_list = [self.entities.RunTag(k, str(v)[:5000]) for k, v in (tags or {}).items()]
         self.client.log_batch(self.run_id, metrics=metrics, tags=tag_list)
 
-    def metrics(self, step: int, row: dict) -> None:
+    def _metrics(self, step: int, row: dict) -> None:
         self._log(step, numbers(row))
 
-    def scores(self, step: int, scores: dict) -> None:
+    def _scores(self, step: int, scores: dict) -> None:
         provenance = flatten(scores.get("provenance") or {}, "provenance")
         self._log(step, {f"scores/{k}": v for k, v in numbers(scores).items()}, provenance)
 
-    def samples(self, step: int, path: Path) -> None:
-        self.open(0)
+    def _samples(self, step: int, path: Path) -> None:
+        self._open(0)
         self.client.log_artifact(self.run_id, str(path), artifact_path="samples")
 
-    def close(self) -> None:
+    def _close(self) -> None:
         if self.run_id is None:
             return
         status = run_status(self.run_dir)
@@ -133,9 +180,10 @@ class MLflowLogger(RunLogger):
         self.run_id = None
 
 
-class WandbLogger(RunLogger):
+class WandbLogger(TrackerLogger):
     """W&B's files go into the run folder (`<run>/wandb/`)."""
 
+    name = "wandb"
     ID_FILE = ".wandb_run_id"
 
     def __init__(self, run_dir: Path, cfg):
@@ -152,7 +200,7 @@ class WandbLogger(RunLogger):
             return os.environ["WANDB_MODE"]
         return "online" if os.environ.get("WANDB_API_KEY") else "offline"
 
-    def open(self, step: int) -> None:
+    def _open(self, step: int) -> None:
         if self.run is not None:
             return
         id_file = self.run_dir / self.ID_FILE
@@ -162,22 +210,22 @@ class WandbLogger(RunLogger):
                                    mode=self._mode(), settings=self.wandb.Settings(silent=True))
         id_file.write_text(self.run.id)
 
-    def metrics(self, step: int, row: dict) -> None:
-        self.open(0)
+    def _metrics(self, step: int, row: dict) -> None:
+        self._open(0)
         self.run.log(numbers(row), step=step)
 
-    def scores(self, step: int, scores: dict) -> None:
-        self.open(0)
+    def _scores(self, step: int, scores: dict) -> None:
+        self._open(0)
         self.run.log({f"scores/{k}": v for k, v in numbers(scores).items()}, step=step)
         provenance = flatten(scores.get("provenance") or {}, "provenance")
         if provenance:  # W&B's tags are short labels: provenance goes into the run's config
             self.run.config.update(provenance, allow_val_change=True)
 
-    def samples(self, step: int, path: Path) -> None:
-        self.open(0)
+    def _samples(self, step: int, path: Path) -> None:
+        self._open(0)
         self.run.log({"samples": self.wandb.Image(str(path))}, step=step)
 
-    def close(self) -> None:
+    def _close(self) -> None:
         if self.run is None:
             return
         status = run_status(self.run_dir)

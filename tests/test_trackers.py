@@ -192,3 +192,43 @@ def test_several_loggers_each_get_every_call(tmp_path):
     both = Loggers([Recorder("a"), Recorder("b")])
     both.metrics(5, {"d/loss": 1.0})
     assert calls == [("a", 5), ("b", 5)]
+
+
+@pytest.mark.tracker
+def test_a_tracker_never_costs_the_run(tmp_path, monkeypatch, caplog):
+    """A store that cannot be opened is one line before training; a failure later is said once
+    and the run goes on without the tracker."""
+    pytest.importorskip("mlflow", reason="needs mlflow: pip install 'gan-cli[mlflow]'")
+    monkeypatch.chdir(tmp_path)
+    bad = make_cfg(["logger=mlflow", "tracker.tracking_uri=nosuchscheme://x"])
+    with pytest.raises(GanError, match=r"logger=mlflow cannot use tracker.tracking_uri=nosuchscheme://x .*: pass a"):
+        build_logger(bad.logger, tmp_path, bad)
+    in_the_way = make_cfg(["logger=mlflow", f"tracker.tracking_uri={(tmp_path / 'file').as_uri()}"])
+    (tmp_path / "file").write_text("a file where the store's folder should be")
+    with pytest.raises(GanError, match=r"logger=mlflow cannot use tracker.tracking_uri=file://.*Not a directory"):
+        build_logger(in_the_way.logger, tmp_path, in_the_way)
+
+    cfg = make_cfg(["logger=mlflow"])
+    server_down = build_logger(cfg.logger, tmp_path, cfg)
+    monkeypatch.setattr(server_down.client, "get_experiment_by_name", lambda name: (_ for _ in ()).throw(
+        ConnectionError("connection refused")))
+    with pytest.raises(GanError, match=r"logger=mlflow could not start its run \(ConnectionError: connection refused\)"):
+        server_down.open(0)
+
+    cfg = make_cfg(["logger=mlflow"])
+    logger = build_logger(cfg.logger, tmp_path, cfg)
+    logger.open(0)
+    calls = []
+
+    def fail(*args, **kwargs):
+        calls.append(args)
+        raise OSError("disk full")
+
+    monkeypatch.setattr(logger.client, "log_batch", fail)
+    with caplog.at_level("WARNING", logger="gan"):
+        logger.metrics(5, {"d/loss": 1.0})
+        logger.metrics(10, {"d/loss": 1.0})
+        logger.close()
+    assert len(calls) == 1  # left out after the first failure
+    assert [r.getMessage() for r in caplog.records] == [
+        "logger=mlflow failed (OSError: disk full); training goes on without it (metrics.jsonl has every value)"]
