@@ -19,7 +19,7 @@ from rich.markup import escape
 
 from gan_cli.errors import GanError
 
-USAGE = "usage: gan report [--watch[=SECONDS]] DIR [out=DIR] [sort=SCORE] [plots=false]"
+USAGE = "usage: gan report DIR [out=DIR] [sort=SCORE] [plots=false] [--watch[=SECONDS]]"
 # Statuses after which a run changes no more: --watch stops once every run has one.
 DONE = {"finished", "diverged", "failed", "stopped", "interrupted", "unknown"}
 
