@@ -47,6 +47,10 @@ class Trick:
     # Tricks that change the networks' parameters (spectral norm) set up first, so that tricks
     # copying or tracking parameters (ema, historical averaging) see the final ones.
     setup_order = 0
+    # Augmenting tricks (diffaugment, ada): "d_inputs" when `augment` is applied to every image
+    # D sees (reals and fakes, in both phases: the trainer wraps D, gan_cli/augment); "reals"
+    # when it is applied to the real batch alone (the papers' negative control). None: none.
+    augments: str | None = None
 
     def __init__(self, cfg, run_cfg):
         self.cfg = cfg  # this trick's own config node
@@ -54,6 +58,18 @@ class Trick:
 
     def check(self, loss, run_cfg) -> None:
         """Raise GanError for combinations that cannot work."""
+
+    def check_data(self, spec) -> None:
+        """Raise GanError when the data cannot take this trick (e.g. an RGB-only augmentation on
+        grey images); `spec` is the run's DataSpec."""
+
+    def augment(self, x: torch.Tensor) -> torch.Tensor:
+        """The differentiable augmentation of a batch of images (see `augments`)."""
+        return x
+
+    def log_row(self) -> dict[str, float]:
+        """Values added to each metrics.jsonl row (read at log steps only: they may sync the device)."""
+        return {}
 
     def d_options(self) -> dict[str, Any]:
         """Build-time options for the discriminator builder."""
