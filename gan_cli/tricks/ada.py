@@ -20,7 +20,7 @@ from gan_cli import distributed
 from gan_cli.augment.ada import AdaPipeline, resolve_ops
 from gan_cli.errors import GanError
 from gan_cli.tricks.base import StepContext, Trick, register_trick
-from gan_cli.tricks.diffaugment import check_apply_to, check_images
+from gan_cli.tricks.diffaugment import check_apply_to
 
 
 def adjusted_p(p: torch.Tensor, rt: torch.Tensor, target: float, images: int, kimg: float, max_p: float) -> torch.Tensor:
@@ -31,6 +31,8 @@ def adjusted_p(p: torch.Tensor, rt: torch.Tensor, target: float, images: int, ki
 
 @register_trick("ada")
 class ADA(Trick):
+    images_only = True
+
     def __init__(self, cfg, run_cfg):
         super().__init__(cfg, run_cfg)
         self.augments = check_apply_to(self.name, cfg.apply_to)
@@ -53,7 +55,7 @@ class ADA(Trick):
             raise GanError(f"tricks.ada.target={c.target}: r_t = E[sign(D(x))] lies in [-1, 1]; the paper uses 0.6")
 
     def check_data(self, spec) -> None:
-        check_images(self.name, spec)
+        super().check_data(spec)
         resolve_ops(list(self.cfg.augment), spec.channels)  # refuses RGB-only ops on grey data
         self.pipeline = AdaPipeline(list(self.cfg.augment), spec.channels, self.p)
 

@@ -14,6 +14,8 @@ from typing import Any
 import torch
 from torch import nn
 
+from gan_cli.errors import GanError
+
 TRICKS: dict[str, Callable] = {}
 
 
@@ -51,6 +53,8 @@ class Trick:
     # D sees (reals and fakes, in both phases: the trainer wraps D, gan_cli/augment); "reals"
     # when it is applied to the real batch alone (the papers' negative control). None: none.
     augments: str | None = None
+    # Works on images only (augmentations): refused on 2-D point data in one line.
+    images_only = False
 
     def __init__(self, cfg, run_cfg):
         self.cfg = cfg  # this trick's own config node
@@ -62,6 +66,8 @@ class Trick:
     def check_data(self, spec) -> None:
         """Raise GanError when the data cannot take this trick (e.g. an RGB-only augmentation on
         grey images); `spec` is the run's DataSpec."""
+        if self.images_only and spec.kind != "image":
+            raise GanError(f"tricks=[{self.name}] augments images, and {spec.name} is 2-D points: use an image dataset")
 
     def augment(self, x: torch.Tensor) -> torch.Tensor:
         """The differentiable augmentation of a batch of images (see `augments`)."""

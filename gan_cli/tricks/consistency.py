@@ -14,7 +14,6 @@ import torch
 from gan_cli.augment.diffaugment import translation
 from gan_cli.errors import GanError
 from gan_cli.tricks.base import StepContext, Trick, register_trick
-from gan_cli.tricks.diffaugment import check_images
 
 
 def random_flip(x: torch.Tensor) -> torch.Tensor:
@@ -33,12 +32,11 @@ def consistency_term(d_x: torch.Tensor, d_tx: torch.Tensor) -> torch.Tensor:
 
 @register_trick("consistency")
 class Consistency(Trick):
+    images_only = True
+
     def check(self, loss, run_cfg) -> None:
         if self.cfg.lambda_real < 0 or self.cfg.lambda_fake < 0:
             raise GanError("tricks.consistency: lambda_real and lambda_fake must be >= 0")
-
-    def check_data(self, spec) -> None:
-        check_images(self.name, spec)
 
     def d_terms(self, ctx: StepContext) -> dict[str, torch.Tensor]:
         terms = {}

@@ -23,13 +23,10 @@ def check_apply_to(name: str, value: str) -> str:
     return APPLY_TO[value]
 
 
-def check_images(name: str, spec) -> None:
-    if spec.kind != "image":
-        raise GanError(f"tricks=[{name}] augments images, and {spec.name} is 2-D points: use an image dataset")
-
-
 @register_trick("diffaugment")
 class DiffAugmentTrick(Trick):
+    images_only = True
+
     def __init__(self, cfg, run_cfg):
         super().__init__(cfg, run_cfg)
         self.augments = check_apply_to(self.name, cfg.apply_to)
@@ -37,7 +34,7 @@ class DiffAugmentTrick(Trick):
         self.pipeline: DiffAugment | None = None
 
     def check_data(self, spec) -> None:
-        check_images(self.name, spec)
+        super().check_data(spec)
         self.pipeline = DiffAugment(self.cfg.policy, spec.channels)
 
     def augment(self, x: torch.Tensor) -> torch.Tensor:
