@@ -26,7 +26,10 @@ class AugmentedD(nn.Module):
         self.augments = list(augments)
 
     def forward(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
-        return self.module(apply_all(self.augments, x), y)
+        # in float32: sampling grids and colour matrices in bf16 would misplace pixels
+        with torch.autocast(x.device.type, enabled=False):
+            x = apply_all(self.augments, x.float())
+        return self.module(x, y)
 
 
 def apply_all(augments: Sequence[Augment], x: torch.Tensor) -> torch.Tensor:
