@@ -23,7 +23,7 @@ from gan_cli.tricks import TRICKS, StepContext
 from gan_cli.tricks.ada import adjusted_p
 from gan_cli.tricks.consistency import consistency_term
 from gan_cli.tricks.lecam import lecam_term
-from tests._archs_helpers import one_thread  # noqa: F401  (a fixture)
+from tests._archs_helpers import one_thread, run_cli  # noqa: F401  (one_thread: a fixture)
 from tests._robustness_helpers import state_differences
 from tests.conftest import make_cfg
 
@@ -73,11 +73,11 @@ def test_limited_dataset_keeps_the_subset_and_records_it(idx_root):
     assert whole_dataset(cfg).limit is None and cfg.limit == 0.25
 
 
-def test_limit_is_refused_by_the_cli_before_training(gan, idx_root, tmp_path):
-    result = gan("train", f"dataset.root={idx_root}", "dataset.limit=1000", "metrics=none", "trainer=debug",
-                 f"hydra.run.dir={tmp_path / 'run'}", cwd=tmp_path, env={"OMP_NUM_THREADS": "1"})
-    assert result.returncode == 2
-    assert "dataset.limit=1000 is more than the 96 images" in result.stderr
+def test_limit_is_refused_by_the_cli_before_training(idx_root, tmp_path, capsys):
+    code = run_cli(["train", f"dataset.root={idx_root}", "dataset.limit=1000", "metrics=none", "trainer=debug",
+                    f"hydra.run.dir={tmp_path / 'run'}"])
+    assert code == 2
+    assert "dataset.limit=1000 is more than the 96 images" in capsys.readouterr().err
     assert not (tmp_path / "run" / "checkpoints").exists()
 
 
