@@ -290,6 +290,17 @@ def test_diffaugment_wraps_d_in_both_phases_and_gradients_reach_g(idx_root, tmp_
     assert not isinstance(control.train_D, AugmentedD) and len(control.real_augments) == 1
 
 
+def test_ada_checkpoints_and_logs_before_its_first_adjustment(idx_root, tmp_path):
+    """Steps 1-3 come before the first update of p (interval 4): nothing there may read as a nan."""
+    from gan_cli.trainer import Trainer
+
+    summary = Trainer(make_cfg([*TINY_IMAGES, f"dataset.root={idx_root}", "tricks=[ada]", "trainer.steps=2",
+                                "trainer.log_every=1", "trainer.checkpoint_every=1"]), tmp_path).fit()
+    assert summary["status"] == "finished"
+    rows = [json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
+    assert [(r["ada/p"], r["ada/rt"]) for r in rows] == [(0.0, 0.0), (0.0, 0.0)]
+
+
 RESUMABLE = {
     "diffaugment": ["tricks=[diffaugment]"],
     "ada": ["tricks=[ada]", "tricks.ada.kimg=0.1", "tricks.ada.interval=2"],  # p moves within the run

@@ -39,7 +39,8 @@ class ADA(Trick):
         self.p = torch.tensor(float(cfg.initial_p))
         self.sign_sum = torch.zeros(())
         self.sign_count = torch.zeros(())
-        self.rt = torch.tensor(float("nan"))  # the last interval's r_t
+        # the last interval's r_t; 0 until the first adjustment (a nan would read as divergence)
+        self.rt = torch.zeros(())
         self.d_updates = 0
         self.pipeline: AdaPipeline | None = None
         self._device = torch.device("cpu")
@@ -102,6 +103,6 @@ class ADA(Trick):
 
     def load_state_dict(self, state: dict) -> None:
         self.p, self.sign_sum, self.sign_count = state["p"], state["sign_sum"], state["sign_count"]
-        self.rt = state.get("rt", torch.tensor(float("nan")))
+        self.rt = state.get("rt", torch.zeros(()))
         self.d_updates = int(state["d_updates"])
         self._to_device()
