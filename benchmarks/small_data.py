@@ -40,7 +40,9 @@ NEGATIVE_CONTROL = "diffaugment_reals"
 
 
 def cell_overrides(size: float, config: str, seed: int, steps: int | None, extra: list[str]) -> list[str]:
-    overrides = [f"seed={seed}", "trainer.progress=false", "device=cpu"]
+    # no wall-clock budget (the recipe's max_minutes): on a loaded machine it would end cells at
+    # different steps, and the table compares equal numbers of steps
+    overrides = [f"seed={seed}", "trainer.progress=false", "device=cpu", "trainer.max_minutes=null"]
     if size < 1:
         overrides.append(f"dataset.limit={size}")
     if config == NEGATIVE_CONTROL:
