@@ -74,6 +74,7 @@ def build_networks(cfg, spec: DataSpec, device: torch.device | str = "cpu") -> N
     d_options: dict = {}
     for trick in tricks:
         trick.check(loss, cfg)
+        trick.check_data(spec)
         d_options.update(trick.d_options())
     G, D = build_models(cfg.arch, spec, num_classes, d_options)
     G, D = G.to(device), D.to(device)

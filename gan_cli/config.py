@@ -37,8 +37,10 @@ class DatasetConfig:
     num_workers: int = 2
     # 2-D mixtures only: number of points per "epoch" is irrelevant, they are drawn fresh.
     std: float | None = None  # null: the paper's value (ring 0.01, grid 0.05)
-    # Only use the first N examples (debugging, tiny tests); null: all.
-    limit: int | None = None
+    # Train on a fixed subset: N images (e.g. 600) or a fraction in (0, 1] (e.g. 0.01), the same
+    # images for every seed and run (gan_cli/data/subset.py); null: all. FID's reference
+    # statistics stay those of the whole split. Any: an int or a float.
+    limit: Any = None
 
 
 @dataclass
@@ -186,6 +188,40 @@ class R1Config:
 
 
 @dataclass
+class DiffAugmentConfig:
+    # comma-separated, applied in order: color | translation | cutout (Zhao et al. 2020)
+    policy: str = "color,translation,cutout"
+    # all: every image D sees (the method) | reals: the real batch only (the negative control)
+    apply_to: str = "all"
+
+
+@dataclass
+class ADAConfig:
+    # groups blit | geom | color, or single operations (xflip, rot90, int_translation, scale,
+    # rotate, aniso, frac_translation, brightness, contrast, lumaflip, hue, saturation)
+    augment: list[str] = field(default_factory=lambda: ["blit", "geom", "color"])
+    target: float = 0.6  # r_t = E[sign(D(x_real))] is steered toward it
+    interval: int = 4  # D updates between adjustments of p
+    kimg: float = 500.0  # thousands of images for p to go from 0 to 1
+    initial_p: float = 0.0
+    max_p: float = 0.99  # p < 1: every augmentation stays non-leaking
+    apply_to: str = "all"  # all | reals (the negative control)
+
+
+@dataclass
+class LeCamConfig:
+    weight: float = 0.3  # lambda (the official BigGAN CIFAR scripts)
+    decay: float = 0.99  # of the moving averages a_R, a_F
+    form: str = "code"  # code: relu as the official code | paper: plain squares
+
+
+@dataclass
+class ConsistencyConfig:
+    lambda_real: float = 10.0
+    lambda_fake: float = 10.0
+
+
+@dataclass
 class TricksConfig:
     minibatch_discrimination: MinibatchDiscriminationConfig | None = None
     historical_averaging: HistoricalAveragingConfig | None = None
@@ -197,6 +233,10 @@ class TricksConfig:
     pack: PackConfig | None = None
     r1: R1Config | None = None
     r2: R1Config | None = None
+    diffaugment: DiffAugmentConfig | None = None
+    ada: ADAConfig | None = None
+    lecam: LeCamConfig | None = None
+    consistency: ConsistencyConfig | None = None
 
 
 @dataclass

@@ -22,6 +22,7 @@ from omegaconf import OmegaConf
 
 from gan_cli import checkpoint as ckpt_io
 from gan_cli import distributed
+from gan_cli.augment import AugmentedD, apply_all
 from gan_cli.build import CONV_ARCHS, build_networks
 from gan_cli.console import TrainingProgress, summary_table
 from gan_cli.data import batch_source, build_dataset, data_spec
@@ -94,6 +95,12 @@ class Trainer:
             # torch.compile cannot differentiate twice: D stays eager under gradient penalties.
             if not (self.loss.gradient_penalty or any(getattr(k, "gradient_penalty", False) for k in self.tricks)):
                 self.train_D, self.frozen_D = torch.compile(self.train_D), torch.compile(self.frozen_D)
+        # Augmenting tricks (diffaugment, ada): D is wrapped so that every image it sees, real or
+        # fake, in either phase, is augmented; or only the real batch is (the negative control).
+        d_augments = [trick.augment for trick in self.tricks if trick.augments == "d_inputs"]
+        self.real_augments = [trick.augment for trick in self.tricks if trick.augments == "reals"]
+        if d_augments:
+            self.train_D, self.frozen_D = AugmentedD(self.train_D, d_augments), AugmentedD(self.frozen_D, d_augments)
 
         # The same noise (and classes) for every sample grid of the run.
         gen = torch.Generator().manual_seed(cfg.seed + FIXED_NOISE_SEED_OFFSET)
@@ -154,6 +161,8 @@ class Trainer:
             if self.schedule is not None:  # e.g. progan: this batch's resolution and fade-in
                 real = self.schedule.step(real, images=bs)  # bs: the global batch, on every rank
             real = self._prepare(real)
+            if self.real_augments:
+                real = apply_all(self.real_augments, real)
             z, y_fake = self.latent(bs)
             with autocast(self.device, self.amp_dtype):
                 if self.reuse_fake:
@@ -325,6 +334,8 @@ class Trainer:
         row: dict = {"step": self.step, "images_per_s": round(rate, 1), "time_s": round(self.elapsed, 2)}
         if self.schedule is not None:
             row.update(self.schedule.log_row())
+        for trick in self.tricks:
+            row.update({f"{trick.name}/{k}": v for k, v in trick.log_row().items()})
         for k, v in zip(keys, values):
             # grad norms are measured on the last step of the interval only
             row[k] = v if k.endswith("grad_norm") else v / self._acc_steps
@@ -360,6 +371,8 @@ class Trainer:
             return
         summary = {"run_dir": str(self.run_dir), "seed": self.cfg.seed, "device": str(self.device),
                    "world_size": distributed.world_size(), **summary}
+        if getattr(self.data, "subset", None):  # dataset.limit: which images, so runs can be compared
+            summary["dataset_subset"] = self.data.subset
         tmp = self.run_dir / ".summary.json.tmp"
         tmp.write_text(json.dumps(finite_or_none(summary), indent=2))
         os.replace(tmp, self.run_dir / "summary.json")

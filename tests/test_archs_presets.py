@@ -21,6 +21,8 @@ from tests._archs_helpers import (
 PRESETS = {
     "cifar10_wgan_gp_resnet": ("wgan_gp", write_fake_cifar10, ["arch.width=2"]),
     "cifar10_sngan": ("hinge", write_fake_cifar10, ["arch.width=2"]),
+    # 10% of the 40 fake training images: one batch of 4
+    "cifar10_sngan_diffaug_10pct": ("hinge", write_fake_cifar10, ["arch.width=2"]),
     "celeba64_progan": ("wgan_gp", write_fake_celeba,
                         ["arch.width=4", "arch.grow.stable_images=4", "arch.grow.fade_images=4"]),
     "folder64": ("hinge", lambda root: write_png_folder(root, 8, [(64, 64), (80, 64), (64, 96)]), ["arch.width=1"]),
@@ -47,6 +49,8 @@ def test_preset_composes_with_its_published_settings(preset):
         assert (cfg.arch.name, cfg.loss.drift, cfg.optim.g.lr, list(cfg.optim.g.betas)) == ("progan", 0.001, 1e-3, [0.0, 0.99])
         assert cfg.tricks.ema is not None and cfg.dataset.resolution == 64 and cfg.trainer.d_steps == 1
     else:
+        if preset == "cifar10_sngan_diffaug_10pct":
+            assert cfg.dataset.limit == 0.1 and cfg.tricks.diffaugment.policy == "translation,cutout"
         assert (cfg.arch.name, cfg.optim.d.lr, list(cfg.optim.d.betas), cfg.trainer.d_steps) == ("resnet", 2e-4, [0.0, 0.9], 5)
 
 

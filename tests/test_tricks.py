@@ -316,6 +316,10 @@ def test_r1_picks_layer_norm_and_refuses_batch_norm():
 # ----------------------------------------------------------------------------- training and resume
 @pytest.mark.parametrize("name", ALL_TRICKS)
 def test_every_trick_trains_on_the_ring(name, tmp_path):
+    if TRICKS[name].images_only:  # augmentations: refused on points in one line (trained in test_small_data.py)
+        with pytest.raises(GanError, match="augments images.*use an image dataset"):
+            train([*TINY_MLP_RING, f"tricks=[{name}]"], tmp_path)
+        return
     summary = train([*TINY_MLP_RING, f"tricks=[{name}]"], tmp_path)
     assert summary["status"] == "finished" and summary["steps"] == 3
 

@@ -16,6 +16,7 @@ import torch
 import torch.nn.functional as F
 
 from gan_cli.data import images as image_files
+from gan_cli.data.subset import subset_fingerprint, subset_indices
 from gan_cli.data.toy2d import GaussianMixture
 from gan_cli.distributed import local_part
 from gan_cli.errors import GanError
@@ -39,6 +40,8 @@ class ImageDataset:
     files: list[Path] = field(default_factory=list)
     crop: str = "center"
     kind: str = "image"
+    # dataset.limit: {"limit", "images", "of", "fingerprint"} of the subset trained on; None: all
+    subset: dict | None = None
 
     @property
     def shape(self) -> tuple[int, int, int]:
@@ -50,7 +53,9 @@ class ImageDataset:
 
     def describe(self) -> str:
         where = "in memory" if self.images is not None else "streamed from files"
-        return f"{self.name}: {self.num_examples} images {self.channels}x{self.resolution}x{self.resolution}, {where}"
+        kept = f" (dataset.limit={self.subset['limit']}: {self.num_examples} of {self.subset['of']}, subset " \
+               f"{self.subset['fingerprint']})" if self.subset else ""
+        return f"{self.name}: {self.num_examples} images{kept} {self.channels}x{self.resolution}x{self.resolution}, {where}"
 
 
 def build_dataset(cfg, split: str | None = None) -> GaussianMixture | ImageDataset:
@@ -69,11 +74,13 @@ def build_dataset(cfg, split: str | None = None) -> GaussianMixture | ImageDatas
         if name == "folder" and not cfg.root:
             raise GanError("dataset=folder needs dataset.root=<folder of images>")
         files = image_files.list_images(root) if name == "folder" else image_files.celeba_files(root, split)
-        if cfg.limit:
-            files = files[: cfg.limit]
+        subset = None
+        if cfg.limit is not None:
+            keep, subset = _subset(cfg.limit, len(files), f"{name} {split} ({root})")
+            files = [files[i] for i in keep]
         resolution = cfg.resolution or 64
         channels = cfg.channels or 3
-        data = ImageDataset(name, resolution, channels, 0, files=files, crop=cfg.crop)
+        data = ImageDataset(name, resolution, channels, 0, files=files, crop=cfg.crop, subset=subset)
         budget = data.num_examples * channels * resolution**2 / 2**20
         if cfg.in_memory == "true" or (cfg.in_memory == "auto" and budget <= cfg.max_in_memory_mb):
             data.images = torch.stack([image_files.load_image(f, resolution, channels, cfg.crop) for f in files])
@@ -87,13 +94,23 @@ def build_dataset(cfg, split: str | None = None) -> GaussianMixture | ImageDatas
         if split not in ("train", "test"):
             raise GanError(f"{name} has splits train and test, not {split}")
         x, y = image_files.load_idx_dataset(name, root, split, cfg.download)
-    if cfg.limit:
-        x, y = x[: cfg.limit], y[: cfg.limit]
+    subset = None
+    if cfg.limit is not None:
+        keep, subset = _subset(cfg.limit, len(x), f"{name} {split}")
+        x, y = x[keep], y[keep]
     if cfg.channels and cfg.channels != x.shape[1]:
         x = x.expand(-1, 3, -1, -1).contiguous() if cfg.channels == 3 else to_grey(x)
     if cfg.resolution and cfg.resolution != x.shape[-1]:
         x = resize_uint8(x, cfg.resolution)
-    return ImageDataset(name, x.shape[-1], x.shape[1], NUM_CLASSES[name], images=x, labels=y, crop=cfg.crop)
+    return ImageDataset(name, x.shape[-1], x.shape[1], NUM_CLASSES[name], images=x, labels=y, crop=cfg.crop,
+                        subset=subset)
+
+
+def _subset(limit, total: int, what: str) -> tuple[torch.Tensor, dict]:
+    """The indices `dataset.limit` keeps and the record of them for the run's summary."""
+    keep = subset_indices(limit, total, what)
+    record = {"limit": limit, "images": len(keep), "of": total, "fingerprint": subset_fingerprint(keep)}
+    return torch.from_numpy(keep), record
 
 
 def to_grey(x: torch.Tensor) -> torch.Tensor:

@@ -22,9 +22,11 @@ def eager(D: nn.Module) -> nn.Module:
 
 
 def bare(D: nn.Module) -> nn.Module:
-    """The discriminator itself under torch.compile's and DDP's wrappers, for its attributes
-    (`pack`, `features`), which the wrappers do not forward."""
-    while isinstance(D, nn.Module) and (hasattr(D, "_orig_mod") or isinstance(D, nn.parallel.DistributedDataParallel)):
+    """The discriminator itself under torch.compile's, DDP's and the augmentation's wrappers, for
+    its attributes (`pack`, `features`), which the wrappers do not forward."""
+    from gan_cli.augment import AugmentedD
+
+    while isinstance(D, nn.Module) and (hasattr(D, "_orig_mod") or isinstance(D, (nn.parallel.DistributedDataParallel, AugmentedD))):
         D = D._orig_mod if hasattr(D, "_orig_mod") else D.module
     return D
 

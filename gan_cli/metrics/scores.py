@@ -13,6 +13,7 @@ import logging
 
 import torch
 
+from gan_cli.data.subset import whole_dataset
 from gan_cli.errors import GanError
 from gan_cli.metrics.features import choose_extractor, say_once
 from gan_cli.metrics.image_metrics import (
@@ -60,7 +61,8 @@ def _evaluate(G, spec, cfg, device, num_classes: int) -> dict:
         return {}
     n = mcfg.num_samples
     needs_real = names != ["is"] or extractor.name == "classifier"  # IS alone needs no real data
-    ref = real_reference(cfg.dataset, extractor, mcfg, names, n) if needs_real else None
+    # a run on a subset (dataset.limit) is scored against the whole split, as small-data papers do
+    ref = real_reference(whole_dataset(cfg.dataset), extractor, mcfg, names, n) if needs_real else None
     fake = fake_accumulator(n, names, mcfg, extractor)
     accumulate(generated_images(G, n, mcfg.batch_size, seed, device, num_classes), extractor, fake)
     scores = compute_scores(fake, ref, names, mcfg, extractor)

@@ -6,10 +6,14 @@ from gan_cli.errors import GanError
 
 # importing a module registers its trick
 from gan_cli.tricks import (  # noqa: F401
+    ada,
+    consistency,
+    diffaugment,
     ema,
     feature_matching,
     historical_averaging,
     label_smoothing,
+    lecam,
     minibatch_discrimination,
     minibatch_stddev,
     pack,

@@ -14,6 +14,8 @@ from typing import Any
 import torch
 from torch import nn
 
+from gan_cli.errors import GanError
+
 TRICKS: dict[str, Callable] = {}
 
 
@@ -47,6 +49,12 @@ class Trick:
     # Tricks that change the networks' parameters (spectral norm) set up first, so that tricks
     # copying or tracking parameters (ema, historical averaging) see the final ones.
     setup_order = 0
+    # Augmenting tricks (diffaugment, ada): "d_inputs" when `augment` is applied to every image
+    # D sees (reals and fakes, in both phases: the trainer wraps D, gan_cli/augment); "reals"
+    # when it is applied to the real batch alone (the papers' negative control). None: none.
+    augments: str | None = None
+    # Works on images only (augmentations): refused on 2-D point data in one line.
+    images_only = False
 
     def __init__(self, cfg, run_cfg):
         self.cfg = cfg  # this trick's own config node
@@ -54,6 +62,20 @@ class Trick:
 
     def check(self, loss, run_cfg) -> None:
         """Raise GanError for combinations that cannot work."""
+
+    def check_data(self, spec) -> None:
+        """Raise GanError when the data cannot take this trick (e.g. an RGB-only augmentation on
+        grey images); `spec` is the run's DataSpec."""
+        if self.images_only and spec.kind != "image":
+            raise GanError(f"tricks=[{self.name}] augments images, and {spec.name} is 2-D points: use an image dataset")
+
+    def augment(self, x: torch.Tensor) -> torch.Tensor:
+        """The differentiable augmentation of a batch of images (see `augments`)."""
+        return x
+
+    def log_row(self) -> dict[str, float]:
+        """Values added to each metrics.jsonl row (read at log steps only: they may sync the device)."""
+        return {}
 
     def d_options(self) -> dict[str, Any]:
         """Build-time options for the discriminator builder."""
