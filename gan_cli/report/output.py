@@ -25,7 +25,7 @@ from gan_cli.report.table import (
     scored_runs,
 )
 
-STATUS_STYLE = {"finished": "green", "running": "yellow", "pending": "dim", "interrupted": "magenta",
+STATUS_STYLE = {"finished": "green", "running": "yellow", "pending": "dim", "stopped": "magenta",
                 "diverged": "red", "failed": "bold red"}
 
 

@@ -18,6 +18,7 @@ from pathlib import Path
 import yaml
 
 from gan_cli.report.scores import is_score_key
+from gan_cli.run_status import status_of
 
 log = logging.getLogger("gan")
 
@@ -33,7 +34,7 @@ class Run:
     path: Path
     name: str  # path relative to the report's root: how the run is named in messages
     overrides: dict[str, str]  # key -> value from .hydra/overrides.yaml (`+`/`~` prefixes dropped)
-    status: str  # finished | diverged | failed | running | interrupted | pending (not started)
+    status: str  # finished | stopped | diverged | failed | running | pending (not started)
     seed: int | None = None
     error: str | None = None
     steps: int | None = None
@@ -134,7 +135,7 @@ def _final_scores(status: str, summary: dict | None, score_rows: list[dict]) -> 
         scores = _only_scores(summary)
         if scores:
             return scores, True
-    if score_rows and status in ("running", "interrupted"):
+    if score_rows and status in ("running", "stopped"):
         return _only_scores(score_rows[-1]), False
     return {}, False
 
@@ -156,7 +157,7 @@ def _error(summary: dict | None) -> str | None:
         return None
     if summary.get("error") or summary.get("reason"):
         return str(summary.get("error") or summary.get("reason"))
-    if summary.get("status") == "interrupted":
+    if status_of(summary) == "stopped":
         return f"stopped by {summary.get('signal', 'a signal')}"
     return None
 
@@ -178,7 +179,8 @@ def load_run(path: Path, root: Path) -> Run:
     trainer = config.get("trainer") if isinstance(config.get("trainer"), dict) else {}
     # A job folder exists from the moment Hydra starts the job; the trainer writes its summary a
     # moment later. No summary yet therefore means "running" (just started).
-    status = str(summary.get("status")) if summary and summary.get("status") else "running"
+    # (summaries written before "interrupted" was renamed "stopped" read as stopped)
+    status = str(status_of(summary)) if summary and summary.get("status") else "running"
     scores, scores_final = _final_scores(status, summary, score_rows)
     steps = summary.get("steps") if summary else None
     wall = summary.get("wall_time_s") if summary else None
