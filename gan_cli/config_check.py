@@ -216,11 +216,13 @@ class OverrideChecker:
                 raise self.unknown_key(key, schema, overrides)
 
     def _check_missing(self, cfg: DictConfig) -> None:
-        task = {k: v for k, v in cfg.items() if k != "hydra"}
-        missing = sorted(OmegaConf.missing_keys(OmegaConf.create(task)))
+        task = OmegaConf.masked_copy(cfg, [k for k in cfg.keys() if k != "hydra"])
+        missing = sorted(OmegaConf.missing_keys(task))
         if not missing:
             return
         key = missing[0]
+        if self.config_name == "report" and key == "dir":
+            raise GanError("gan report needs the folder to report on: gan report outputs/multirun/<date>/<time>")
         group = key.split(".")[0]
         options = self.loader.get_group_options(group)
         if options:
