@@ -38,8 +38,10 @@ HYDRA_ONLY_FLAGS = ("help", "hydra_help", "info", "shell_completion", "config_pa
 GRAMMAR = "https://hydra.cc/docs/advanced/override_grammar/basic/"
 
 
-def check_command_line(config_name: str, conf_dir: str, argv: list[str]) -> None:
-    """Raise GanError for the first override that cannot be composed into a valid config."""
+def check_command_line(config_name: str, conf_dir: str, argv: list[str], preflight=None) -> None:
+    """Raise GanError for the first override that cannot be composed into a valid config.
+
+    `preflight`: a TrainPreflight to reuse (it remembers the datasets and networks it checked)."""
     try:
         args = get_args_parser().parse_args(argv)
     except SystemExit:
@@ -48,11 +50,11 @@ def check_command_line(config_name: str, conf_dir: str, argv: list[str]) -> None
         return
     with initialize_config_dir(config_dir=conf_dir, version_base=None):
         checker = OverrideChecker(config_name)
-        preflight = None
-        if config_name == "train":
+        if config_name == "train" and preflight is None:
             from gan_cli.preflight import TrainPreflight
 
-            preflight = TrainPreflight()
+            preflight = TrainPreflight(fetch_data=not args.cfg)
+        preflight = preflight if config_name == "train" else None
         jobs = checker.jobs(args.overrides, args.multirun)
         shared = set.intersection(*(set(job) for job in jobs)) if jobs else set()
         for overrides in jobs:

@@ -23,7 +23,10 @@ class TrainPreflight:
     """Checks `gan train` jobs; datasets and network builds already checked are remembered, so a
     sweep over seeds or learning rates costs one build."""
 
-    def __init__(self):
+    def __init__(self, fetch_data: bool = True):
+        # fetch_data=False (`--cfg job`, which prints and runs nothing): no dataset is downloaded,
+        # and where one is not here yet the network build is skipped
+        self.fetch_data = fetch_data
         self._specs: dict[str, object] = {}
         self._built: set[str] = set()
 
@@ -49,7 +52,8 @@ class TrainPreflight:
         if cfg.logger not in LOGGERS:
             raise GanError(f"logger={cfg.logger} is unknown: use one of {', '.join(LOGGERS)}")
         spec = self._data_spec(cfg.dataset)
-        self._build(cfg, spec)
+        if spec is not None:
+            self._build(cfg, spec)
 
     def _data_spec(self, dataset_cfg):
         """Finds the data (the same loader as training; image folders are listed, not decoded)."""
@@ -60,7 +64,14 @@ class TrainPreflight:
             light = OmegaConf.create(OmegaConf.to_container(dataset_cfg, resolve=True))
             if light.name in ("folder", "celeba"):
                 light.in_memory = "false"
-            self._specs[key] = data_spec(build_dataset(light))
+            if not self.fetch_data:
+                light.download = False
+            try:
+                self._specs[key] = data_spec(build_dataset(light))
+            except GanError:
+                if self.fetch_data or not dataset_cfg.download:
+                    raise
+                self._specs[key] = None  # not here yet; the run would download it
         return self._specs[key]
 
     def _build(self, cfg, spec) -> None:

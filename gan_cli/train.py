@@ -78,7 +78,10 @@ def _stopped_at_once(run_dir: Path, started: list, fresh: bool) -> Exception:
     trainer = started[0]
     last = run_dir / "checkpoints" / "last.pt"
     if last.exists():
-        step = ckpt_io.safe_load(last).get("step", "?")
+        try:
+            step = int(ckpt_io.safe_load(last)["step"])
+        except (GanError, KeyError):
+            step = None
         resume = run_status.resume_command(run_dir)
         message = f"stopped at once (second Ctrl-C) at step {trainer.step}; the last checkpoint is step {step}: " \
                   f"continue with {resume}"
