@@ -21,9 +21,13 @@ log = logging.getLogger("gan")
 def run_train(cfg) -> dict:
     """Train, and make sure the run ends recorded: a started run with its status in summary.json
     (RunFailed / RunStopped carry it to the exit code), a refused fresh run with no folder."""
+    from gan_cli.apps import in_multirun
+
     distributed.init()  # no-op for a single process; torchrun's ranks joined before Hydra started
     run_dir = Path(cfg.resume).expanduser() if cfg.resume else Path(HydraConfig.get().runtime.output_dir)
     started = []  # the trainer, once it has one
+    # a refused fresh run leaves no folder; a sweep's job keeps its folder, where its failure is recorded
+    fresh = not cfg.resume and not in_multirun()
     try:
         distributed.share_run_dir(HydraConfig.get().runtime.output_dir)
         if cfg.resume:
@@ -34,11 +38,11 @@ def run_train(cfg) -> dict:
     except (RunFailed, RunStopped):
         raise
     except KeyboardInterrupt:
-        raise _stopped_at_once(run_dir, started, fresh=not cfg.resume) from None
+        raise _stopped_at_once(run_dir, started, fresh) from None
     except BaseException as e:
         if not isinstance(e, Exception):
             raise
-        raise _ended(run_dir, started, e, fresh=not cfg.resume) from e
+        raise _ended(run_dir, started, e, fresh) from e
     finally:
         distributed.shutdown()
 
@@ -123,6 +127,9 @@ def resume_run(run_dir: Path, cli_cfg, started: list) -> dict:
     trainer.last_checkpoint = last
     if trainer.step >= cfg.trainer.steps and _status(run_dir) == "finished":
         raise GanError(f"{run_dir} already finished {trainer.step} steps: pass a larger trainer.steps to continue it")
+    if trainer.step > cfg.trainer.steps:
+        raise GanError(f"resume={run_dir}: trainer.steps={cfg.trainer.steps} is below step {trainer.step}, where the "
+                       f"run's last checkpoint is: pass trainer.steps={trainer.step} or more")
     # (stopped after its last step but before its final samples and scores: fit() just finishes)
     if distributed.is_main():
         _truncate_logs(run_dir, trainer.step)

@@ -240,3 +240,11 @@ def test_statuses_are_the_documented_vocabulary():
     readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
     for status in run_status.STATUSES[1:]:
         assert f"`{status}`" in readme
+
+
+def test_report_shows_a_section_as_the_names_in_use_not_a_python_dict(tmp_path):
+    from gan_cli.report.runs import load_run
+
+    run = make_run(tmp_path / "r", [], summary={"status": "finished"},
+                   config={"tricks": {"ema": {"decay": 0.999}, "r1": None, "pack": {"m": 2}}})
+    assert load_run(run, tmp_path).value_of("tricks") == "[ema,pack]"

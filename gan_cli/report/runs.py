@@ -59,6 +59,8 @@ class Run:
             if not isinstance(node, dict) or part not in node:
                 return "-"
             node = node[part]
+        if isinstance(node, dict):  # a section (tricks): the names in use, as on the command line
+            return "[" + ",".join(k for k, v in node.items() if v is not None) + "]"
         return str(node)
 
 
