@@ -17,6 +17,7 @@ from pathlib import Path
 from omegaconf import DictConfig, OmegaConf, open_dict
 
 from gan_cli.errors import GanError
+from gan_cli.run_status import read_summary, status_of
 
 
 class TrainPreflight:
@@ -136,7 +137,7 @@ def check_finished(run_dir: Path, cfg, overrides: list[str]) -> None:
     """Continuing a finished run needs an explicit, larger trainer.steps: otherwise it would train
     on silently (to a trainer.steps saved before) or overwrite final.pt with the same step."""
     summary = read_summary(run_dir)
-    if summary.get("status") != "finished":
+    if status_of(summary) != "finished":
         return
     done = int(summary.get("steps") or 0)
     asked = any(o.lstrip("+").startswith("trainer.steps=") for o in overrides)
@@ -144,9 +145,3 @@ def check_finished(run_dir: Path, cfg, overrides: list[str]) -> None:
         raise GanError(f"resume={run_dir}: the run already finished {done} steps; to train it further pass a "
                        f"larger trainer.steps, e.g. trainer.steps={2 * max(done, 1)}")
 
-
-def read_summary(run_dir: Path) -> dict:
-    try:
-        return json.loads((run_dir / "summary.json").read_text())
-    except (OSError, ValueError):
-        return {}
