@@ -248,3 +248,15 @@ def test_report_shows_a_section_as_the_names_in_use_not_a_python_dict(tmp_path):
     run = make_run(tmp_path / "r", [], summary={"status": "finished"},
                    config={"tricks": {"ema": {"decay": 0.999}, "r1": None, "pack": {"m": 2}}})
     assert load_run(run, tmp_path).value_of("tricks") == "[ema,pack]"
+
+
+def test_dataset_in_memory_true_on_the_command_line_means_true(tmp_path):
+    """A str field: Hydra hands `true` over as "True", which used to mean streamed, silently."""
+    from gan_cli.data import build_dataset
+
+    images = write_png_folder(tmp_path / "images", 3, [(8, 8)])
+    cfg = make_cfg(["dataset=folder", f"dataset.root={images}", "dataset.resolution=8", "dataset.in_memory=true",
+                    "dataset.max_in_memory_mb=0"])
+    assert build_dataset(cfg.dataset).images is not None
+    with pytest.raises(GanError, match="dataset.in_memory=maybe: choose auto, true or false"):
+        build_dataset(make_cfg(["dataset=folder", f"dataset.root={images}", "dataset.in_memory=maybe"]).dataset)
