@@ -20,7 +20,7 @@ from omegaconf import OmegaConf
 from gan_cli.config import register_configs
 from gan_cli.config_check import check_command_line
 from gan_cli.console import error_line
-from gan_cli.errors import DivergenceError, GanError
+from gan_cli.errors import DivergenceError, GanError, RunFailed, RunStopped
 from gan_cli.sweeps import CALLBACK_OVERRIDE, failed_jobs, record_failure
 
 log = logging.getLogger("gan")
@@ -45,8 +45,15 @@ def in_multirun() -> bool:
         return False
 
 
+def full_errors() -> bool:
+    """HYDRA_FULL_ERROR=1 (as Hydra reads it: only "1" is on) or --verbose, which sets it."""
+    return os.environ.get("HYDRA_FULL_ERROR") == "1"
+
+
 def guarded(task):
-    """Run a command; a GanError ends it with one clear line and a non-zero exit code.
+    """Run a command; a GanError ends it with one clear line and a non-zero exit code: 2 for a
+    refusal, 1 for a run that started and then failed or diverged (RunFailed: its summary says
+    so), 128 + the signal for a stopped one.
 
     In a sweep a failed job (also an unexpected exception, printed in full) is recorded in its
     folder and the sweep goes on; Ctrl-C stops the whole sweep.
@@ -54,30 +61,36 @@ def guarded(task):
 
     @functools.wraps(task)
     def wrapper(cfg):
-        verbose = bool(os.environ.get("HYDRA_FULL_ERROR")) or bool(cfg.get("verbose", False))
+        verbose = full_errors() or bool(cfg.get("verbose", False))
         try:
             result = task(cfg)
+        except RunStopped as e:  # a second Ctrl-C: the summary says stopped, and how to continue
+            if verbose:
+                traceback.print_exc()
+            _failed("stopped", str(e), exit_code=130, stop_sweep=True)
         except GanError as e:
             if verbose:
                 traceback.print_exc()
+            if isinstance(e, RunFailed):
+                return _failed(e.status, str(e), exit_code=1)
             return _failed("diverged" if isinstance(e, DivergenceError) else "failed", str(e),
                            exit_code=1 if isinstance(e, DivergenceError) else 2)
         except KeyboardInterrupt:  # a second Ctrl-C, or one before training started
             if verbose:
                 traceback.print_exc()
-            _failed("interrupted", "interrupted (Ctrl-C)", exit_code=130, stop_sweep=True)
+            _failed("stopped", "stopped (Ctrl-C)", exit_code=130, stop_sweep=True)
         except Exception as e:
             if not in_multirun():
                 raise  # a bug, not a user error: the full trace
             traceback.print_exc()
             return _failed("failed", f"{type(e).__name__}: {e}".splitlines()[0], exit_code=1)
-        if isinstance(result, dict) and result.get("status") == "interrupted":
+        if isinstance(result, dict) and result.get("status") == "stopped":
             # Ctrl-C in a sweep means the user wants it to stop, not to start the next job.
             if in_multirun():
-                record_failure("interrupted", f"stopped by {result['signal']} after step {result['steps']}")
+                record_failure("stopped", f"stopped by {result['signal']} after step {result['steps']}")
                 error_line("sweep stopped; the jobs after this one did not run")
-            # 128 + the signal number, the shell's convention: scripts never mistake an
-            # interrupted run for a finished one
+            # 128 + the signal number, the shell's convention: scripts never mistake a stopped
+            # run for a finished one
             raise SystemExit(128 + signal.Signals[result["signal"]].value)
         return result
 
@@ -148,7 +161,7 @@ def run(command: str, conf_dir: str) -> None:
     try:
         check_command_line(config_name, conf_dir, args)
     except GanError as e:
-        if os.environ.get("HYDRA_FULL_ERROR"):
+        if full_errors():
             traceback.print_exc()
         error_line(str(e))
         sys.exit(2)
@@ -159,7 +172,7 @@ def run(command: str, conf_dir: str) -> None:
     try:
         app()  # returns nothing: a single run's failures exit from inside the guard
     except KeyboardInterrupt:  # Ctrl-C while Hydra starts a run or between the jobs of a sweep
-        error_line("interrupted (Ctrl-C)")
+        error_line("stopped (Ctrl-C)")
         sys.exit(130)
     sys.exit(1 if multirun and failed_jobs else 0)
 

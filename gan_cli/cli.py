@@ -120,7 +120,11 @@ def _check_launcher(args: list[str]) -> None:
 
     for arg in args:
         if arg.startswith("hydra/launcher=") and arg.split("=", 1)[1] in ("slurm", "local", "submitit_slurm", "submitit_local"):
-            if importlib.util.find_spec("hydra_plugins.hydra_submitit_launcher") is None:
+            try:  # find_spec raises, rather than answers None, when no Hydra plugin is installed at all
+                found = importlib.util.find_spec("hydra_plugins.hydra_submitit_launcher") is not None
+            except ModuleNotFoundError:
+                found = False
+            if not found:
                 print(f"error: {arg} needs Hydra's submitit launcher: pip install 'gan-cli[slurm]'", file=sys.stderr)
                 raise SystemExit(2)
 

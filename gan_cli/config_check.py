@@ -4,16 +4,19 @@ Hydra composes the config only when the run starts and reports problems in sever
 misleading ("Could not override 'trainer.stepz'. To append to your config use
 +trainer.stepz=5", when appending an unknown key is just as wrong). Here the config is composed
 first with Hydra's own compose API and override parser, and each failure becomes a GanError
-naming the key or option at fault, the fix and, where one is close, a did-you-mean. A sweep
-(--multirun) is checked value by value: every value of every swept key once, not every
-combination. Hydra's own flags (--help, --cfg, --info, shell completion, other config folders)
-skip the check and behave as Hydra documents.
+naming the key or option at fault, the fix and, where one is close, a did-you-mean. Each
+composed config then has its numbers checked against their ranges (config_ranges) and, for
+`gan train`, its meaning (preflight: device, optimizers, data, networks, resume folder). A sweep
+(--multirun) is checked job by job, every combination Hydra's basic sweeper will run, before the
+first job starts. `--cfg job` is checked as a run is; Hydra's other flags (--help, --info, shell
+completion, other config folders) skip the check and behave as Hydra documents.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import difflib
+import itertools
 import re
 
 from hydra import compose, initialize_config_dir
@@ -25,17 +28,20 @@ from hydra.errors import MissingConfigException, OverrideParseException
 from omegaconf import DictConfig, ListConfig, OmegaConf
 from omegaconf.errors import ConfigAttributeError, ConfigKeyError, ValidationError
 
+from gan_cli.config_ranges import check_ranges
 from gan_cli.errors import GanError
 from gan_cli.metrics.settings import check_metrics_settings
 
 # Flags with which Hydra prints something instead of running: left entirely to Hydra.
-HYDRA_ONLY_FLAGS = ("help", "hydra_help", "cfg", "info", "shell_completion", "config_path", "config_name",
+HYDRA_ONLY_FLAGS = ("help", "hydra_help", "info", "shell_completion", "config_path", "config_name",
                     "config_dir", "experimental_rerun")
 GRAMMAR = "https://hydra.cc/docs/advanced/override_grammar/basic/"
 
 
-def check_command_line(config_name: str, conf_dir: str, argv: list[str]) -> None:
-    """Raise GanError for the first override that cannot be composed into a valid config."""
+def check_command_line(config_name: str, conf_dir: str, argv: list[str], preflight=None) -> None:
+    """Raise GanError for the first override that cannot be composed into a valid config.
+
+    `preflight`: a TrainPreflight to reuse (it remembers the datasets and networks it checked)."""
     try:
         args = get_args_parser().parse_args(argv)
     except SystemExit:
@@ -44,8 +50,21 @@ def check_command_line(config_name: str, conf_dir: str, argv: list[str]) -> None
         return
     with initialize_config_dir(config_dir=conf_dir, version_base=None):
         checker = OverrideChecker(config_name)
-        for overrides in checker.jobs(args.overrides, args.multirun):
-            checker.compose(overrides)
+        if config_name == "train" and preflight is None:
+            from gan_cli.preflight import TrainPreflight
+
+            preflight = TrainPreflight(fetch_data=not args.cfg)
+        preflight = preflight if config_name == "train" else None
+        jobs = checker.jobs(args.overrides, args.multirun)
+        shared = set.intersection(*(set(job) for job in jobs)) if jobs else set()
+        for overrides in jobs:
+            cfg = checker.compose(overrides)
+            if preflight is not None:
+                try:
+                    preflight.check(cfg, overrides)
+                except GanError as e:
+                    swept = " ".join(o for o in overrides if o and o not in shared)
+                    raise GanError(f"sweep job {swept}: {e}" if swept else str(e)) from e
 
 
 class OverrideChecker:
@@ -57,8 +76,9 @@ class OverrideChecker:
 
     # ------------------------------------------------------------------ which configs to compose
     def jobs(self, args: list[str], multirun: bool) -> list[list[str]]:
-        """The override lists to compose: the command line itself, or for a sweep one job with
-        every swept key at its first value plus one job for each other value of each key."""
+        """The override lists to compose: the command line itself, or for a sweep every job the
+        basic sweeper will run (the product of the swept values): a combination may be refused
+        when each of its values alone is fine (loss=wgan_gp with arch.d_norm=batch)."""
         parsed = self.parse(args)
         if not multirun:
             return [args]
@@ -75,11 +95,7 @@ class OverrideChecker:
                 choices[key] = [f"{key}={value}" for value in override.sweep_string_iterator()]
             else:
                 choices.pop(key, None)  # intervals belong to optimising sweepers: they check them
-        first = [values[0] for values in choices.values()]
-        jobs = [first] if isinstance(params, DictConfig) else []  # else `base` is that job
-        for i, values in enumerate(choices.values()):
-            jobs += [first[:i] + [value] + first[i + 1 :] for value in values[1:]]
-        return jobs
+        return [list(job) for job in itertools.product(*choices.values())]
 
     def _first_value(self, override: Override) -> str:
         key = override.get_key_element()
@@ -111,6 +127,7 @@ class OverrideChecker:
         self._check_missing(cfg)
         if isinstance(cfg.get("metrics"), DictConfig):
             check_metrics_settings(cfg.metrics)
+        check_ranges(cfg)
         return cfg
 
     def explain(self, e: Exception, overrides: list[str]) -> GanError:
@@ -201,11 +218,13 @@ class OverrideChecker:
                 raise self.unknown_key(key, schema, overrides)
 
     def _check_missing(self, cfg: DictConfig) -> None:
-        task = {k: v for k, v in cfg.items() if k != "hydra"}
-        missing = sorted(OmegaConf.missing_keys(OmegaConf.create(task)))
+        task = OmegaConf.masked_copy(cfg, [k for k in cfg.keys() if k != "hydra"])
+        missing = sorted(OmegaConf.missing_keys(task))
         if not missing:
             return
         key = missing[0]
+        if self.config_name == "report" and key == "dir":
+            raise GanError("gan report needs the folder to report on: gan report outputs/multirun/<date>/<time>")
         group = key.split(".")[0]
         options = self.loader.get_group_options(group)
         if options:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 import sys
 import time
 
@@ -104,8 +105,8 @@ def summary_table(title: str, rows: dict) -> None:
     for key, value in rows.items():
         if isinstance(value, dict):  # nested details (score provenance) stay in summary.json
             continue
-        if isinstance(value, float):
-            value = f"{value:.4g}"
+        if isinstance(value, float):  # summary.json writes a non-finite value as null: n/a, not inf
+            value = f"{value:.4g}" if math.isfinite(value) else "n/a"
         table.add_row(str(key), str(value))
     out = Console(file=sys.stdout)
     out.print(title, highlight=False, soft_wrap=True)

@@ -7,3 +7,15 @@ class GanError(Exception):
 
 class DivergenceError(GanError):
     """Training produced a non-finite loss or weight."""
+
+
+class RunFailed(GanError):
+    """A run that had started failed; its summary.json records the status and the reason."""
+
+    def __init__(self, message: str, status: str = "failed"):
+        super().__init__(message)
+        self.status = status
+
+
+class RunStopped(GanError):
+    """A second Ctrl-C stopped a started run at once; its summary.json says how to continue."""

@@ -36,6 +36,7 @@ from gan_cli.metrics.scores import evaluate_generator
 from gan_cli.metrics.settings import check_names
 from gan_cli.metrics.sources import image_files_or_npz, read_npz
 from gan_cli.metrics.toy2d import mode_metrics
+from gan_cli.out_paths import check_file_target
 from gan_cli.runtime import resolve_device
 from gan_cli.trainer import finite_or_none
 
@@ -46,6 +47,8 @@ def run_eval(cfg) -> dict:
     given = [k for k in ("checkpoint", "run", "fake") if cfg.get(k)]
     if len(given) != 1:
         raise GanError("gan eval scores one thing: pass exactly one of checkpoint=PATH, run=DIR or fake=PATH (with real=...)")
+    if cfg.out:
+        check_file_target(Path(cfg.out).expanduser())  # before the scores are computed
     device = resolve_device(cfg.device)
     if cfg.checkpoint:
         result = eval_checkpoint(Path(cfg.checkpoint).expanduser(), cfg, device)
@@ -57,8 +60,13 @@ def run_eval(cfg) -> dict:
         print_scores(f"gan eval: {cfg.fake} vs {cfg.real}", result)
     if cfg.out:
         out = Path(cfg.out).expanduser()
-        out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(json.dumps(finite_or_none(result), indent=2) + "\n")
+        text = json.dumps(finite_or_none(result), indent=2) + "\n"
+        try:
+            out.parent.mkdir(parents=True, exist_ok=True)
+            out.write_text(text)
+        except OSError as e:  # checked before, yet the place changed: keep the scores anyway
+            print(text)
+            raise GanError(f"out={out}: {e.strerror or e}; the scores are printed above as JSON") from e
         log.info("scores written to %s", out)
     return result
 

@@ -19,6 +19,7 @@ from gan_cli.build import config_from_checkpoint
 from gan_cli.errors import GanError
 from gan_cli.generation import class_labels, load_generator
 from gan_cli.metrics.sources import EVAL_SEED_OFFSET, generated_images, generated_points
+from gan_cli.out_paths import check_file_target, check_folder_target
 from gan_cli.runtime import resolve_device
 
 log = logging.getLogger("gan")
@@ -29,13 +30,17 @@ def run_sample(cfg) -> dict:
         raise GanError("gan sample needs checkpoint=PATH and out=DIR (PNG files) or out=FILE.npz")
     if cfg.n < 1:
         raise GanError(f"n={cfg.n}: ask for at least one sample")
+    out = Path(cfg.out).expanduser()
+    if out.suffix == ".npz":
+        check_file_target(out)
+    else:
+        check_folder_target(out)
     device = resolve_device(cfg.device)
     ckpt = ckpt_io.safe_load(Path(cfg.checkpoint).expanduser())
     G, spec, num_classes = load_generator(ckpt, device, ema=cfg.ema)
     class_labels(1, num_classes, cfg.label)  # refuses a class the model does not have
     run_seed = config_from_checkpoint(ckpt).seed
     seed = (run_seed if cfg.seed is None else cfg.seed) + EVAL_SEED_OFFSET
-    out = Path(cfg.out).expanduser()
     if spec.kind == "toy":
         if out.suffix != ".npz":
             raise GanError(f"{spec.name} samples are 2-D points: write them to an .npz (out=points.npz), not {out}")

@@ -1,8 +1,8 @@
 """Bookkeeping for `--multirun` sweeps: a failed job leaves its reason in its folder, the sweep
 goes on, and ends with one line per failed job and a non-zero exit code.
 
-A job's outcome lives in its own summary.json (status finished / diverged / failed /
-interrupted, plus `error`), where `gan report` reads it. The end-of-sweep summary is a Hydra
+A job's outcome lives in its own summary.json (status finished / stopped / diverged / failed,
+plus `error`; gan_cli/run_status.py), where `gan report` reads it. The end-of-sweep summary is a Hydra
 callback that reads those files back, so it works the same for every launcher (local, Slurm).
 """
 
@@ -18,7 +18,7 @@ from hydra.experimental.callback import Callback
 
 from gan_cli.console import console
 
-FAILED = ("diverged", "failed", "interrupted", "running")  # "running" after the sweep: the job died
+FAILED = ("diverged", "failed", "stopped", "interrupted", "running")  # "running" after the sweep: the job died
 # The callback is added to every sweep by apps.run (so no command's YAML has to name it).
 CALLBACK_OVERRIDE = "+hydra.callbacks.gan_sweep_summary._target_=gan_cli.sweeps.SweepSummary"
 

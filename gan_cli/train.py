@@ -4,53 +4,120 @@ from __future__ import annotations
 
 import json
 import logging
+from datetime import datetime, timezone
 from pathlib import Path
 
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import OmegaConf
 
 from gan_cli import checkpoint as ckpt_io
-from gan_cli import distributed
-from gan_cli.config import TrainConfig
-from gan_cli.errors import GanError
+from gan_cli import distributed, preflight, run_status
+from gan_cli.errors import DivergenceError, GanError, RunFailed, RunStopped
 from gan_cli.trainer import Trainer
 
 log = logging.getLogger("gan")
 
 
 def run_train(cfg) -> dict:
+    """Train, and make sure the run ends recorded: a started run with its status in summary.json
+    (RunFailed / RunStopped carry it to the exit code), a refused fresh run with no folder."""
+    from gan_cli.apps import in_multirun
+
     distributed.init()  # no-op for a single process; torchrun's ranks joined before Hydra started
+    run_dir = Path(cfg.resume).expanduser() if cfg.resume else Path(HydraConfig.get().runtime.output_dir)
+    started = []  # the trainer, once it has one
+    # a refused fresh run leaves no folder; a sweep's job keeps its folder, where its failure is recorded
+    fresh = not cfg.resume and not in_multirun()
     try:
         distributed.share_run_dir(HydraConfig.get().runtime.output_dir)
         if cfg.resume:
-            return resume_run(Path(cfg.resume).expanduser(), cfg)
-        run_dir = Path(HydraConfig.get().runtime.output_dir)
+            return resume_run(run_dir, cfg, started)
         trainer = Trainer(cfg, run_dir)
+        started.append(trainer)
         return trainer.fit()
+    except (RunFailed, RunStopped):
+        raise
+    except KeyboardInterrupt:
+        raise _stopped_at_once(run_dir, started, fresh) from None
+    except BaseException as e:
+        if not isinstance(e, Exception):
+            raise
+        raise _ended(run_dir, started, e, fresh) from e
     finally:
         distributed.shutdown()
 
 
-def resume_run(run_dir: Path, cli_cfg) -> dict:
+def _has_started(started: list) -> bool:
+    return bool(started) and started[0].started
+
+
+def _ended(run_dir: Path, started: list, error: Exception, fresh: bool) -> Exception:
+    """A refusal before the run started stays a GanError (exit 2) and leaves no new folder; after
+    the start, the summary says diverged or failed and why (exit 1)."""
+    if not _has_started(started):
+        if isinstance(error, GanError):
+            if fresh and distributed.is_main():
+                run_status.remove_unstarted(run_dir)
+            return error
+    step = started[0].step if started else 0
+    if isinstance(error, DivergenceError):
+        status, reason = "diverged", str(error)
+    elif isinstance(error, GanError):
+        status, reason = "failed", f"failed at step {step}: {error}"
+    else:  # a bug: the trace goes to train.log, the terminal gets one line
+        trace = run_status.append_trace(run_dir, error) if distributed.is_main() else run_dir / "train.log"
+        status, reason = "failed", f"crashed at step {step}: {type(error).__name__}: {_first_line(error)} " \
+                                   f"(a bug: the full trace is in {trace})"
+    if distributed.is_main() and run_status.read_summary(run_dir).get("status") in (None, "running"):
+        run_status.update_summary(run_dir, status=status, reason=reason)
+    return RunFailed(reason, status)
+
+
+def _stopped_at_once(run_dir: Path, started: list, fresh: bool) -> Exception:
+    """A second Ctrl-C: no new checkpoint, but the summary says where the run can continue."""
+    if not _has_started(started):
+        if fresh and distributed.is_main():
+            run_status.remove_unstarted(run_dir)
+        return RunStopped("stopped (Ctrl-C) before training started")
+    trainer = started[0]
+    last = run_dir / "checkpoints" / "last.pt"
+    if last.exists():
+        try:
+            step = int(ckpt_io.safe_load(last)["step"])
+        except (GanError, KeyError):
+            step = None
+        resume = run_status.resume_command(run_dir)
+        message = f"stopped at once (second Ctrl-C) at step {trainer.step}; the last checkpoint is step {step}: " \
+                  f"continue with {resume}"
+    else:
+        step, resume = 0, None
+        message = f"stopped at once (second Ctrl-C) at step {trainer.step}, before any checkpoint: start the run again"
+    if distributed.is_main():
+        run_status.update_summary(run_dir, status="stopped", signal="SIGINT", steps=step, resume=resume,
+                                  reason=message)
+    return RunStopped(message)
+
+
+def _first_line(e: BaseException) -> str:
+    text = str(e).strip()
+    return text.splitlines()[0] if text else ""
+
+
+def resume_run(run_dir: Path, cli_cfg, started: list) -> dict:
     """Continue a run from its last checkpoint with its saved config.
 
     Plain `key=value` overrides given with `resume=` (e.g. a larger trainer.steps, a lower
-    optim.d.lr) are applied on top of the saved config; changing config groups is refused.
+    optim.d.lr) are applied on top of the saved config and written into the run's .hydra/ files,
+    with a line in summary.json's `resumes` history, so the run's record says what it ran with;
+    changing config groups is refused, and so is continuing a finished run without a larger
+    trainer.steps (preflight.resumed_config, checked before Hydra started too).
     """
-    saved = run_dir / ".hydra" / "config.yaml"
-    last = run_dir / "checkpoints" / "last.pt"
-    if not saved.is_file():
-        raise GanError(f"resume={run_dir}: no saved config ({saved}); is it a `gan train` run folder?")
-    if not last.is_file():
-        raise GanError(f"resume={run_dir}: no checkpoint yet ({last}); start the run again instead")
     hydra_cfg = HydraConfig.get()
-    overrides = [o for o in hydra_cfg.overrides.task if not o.startswith("resume=")]
-    groups = set(hydra_cfg.runtime.choices)
-    changed = [o for o in overrides if o.lstrip("+~").split("=")[0] in groups]
-    if changed:
-        raise GanError(f"resume continues the saved config; {changed[0]} changes a config group: start a new run instead")
-    cfg = OmegaConf.merge(OmegaConf.structured(TrainConfig), OmegaConf.load(saved), OmegaConf.from_dotlist(overrides))
+    overrides = preflight.resume_overrides(list(hydra_cfg.overrides.task))
+    cfg = preflight.resumed_config(run_dir, overrides, set(hydra_cfg.runtime.choices))
+    _, last = preflight.resume_target(run_dir)
     OmegaConf.set_struct(cfg, True)
+    record = OmegaConf.to_yaml(cfg)  # before the trainer fills automatic choices (d_norm=auto) in
     for stale in ckpt_io.remove_stale_temps(last.parent) if distributed.is_main() else []:
         log.info("removed %s, left by a write that was interrupted", stale.name)
     state = ckpt_io.safe_load(last)
@@ -60,11 +127,38 @@ def resume_run(run_dir: Path, cli_cfg) -> dict:
     trainer.last_checkpoint = last
     if trainer.step >= cfg.trainer.steps and _status(run_dir) == "finished":
         raise GanError(f"{run_dir} already finished {trainer.step} steps: pass a larger trainer.steps to continue it")
+    if trainer.step > cfg.trainer.steps:
+        raise GanError(f"resume={run_dir}: trainer.steps={cfg.trainer.steps} is below step {trainer.step}, where the "
+                       f"run's last checkpoint is: pass trainer.steps={trainer.step} or more")
     # (stopped after its last step but before its final samples and scores: fit() just finishes)
     if distributed.is_main():
         _truncate_logs(run_dir, trainer.step)
-    log.info("resuming %s at step %d", run_dir, trainer.step)
+        _record_resume(run_dir, record, overrides, trainer.step)
+    log.info("resuming %s at step %d%s", run_dir, trainer.step, f" with {' '.join(overrides)}" if overrides else "")
+    started.append(trainer)
     return trainer.fit()
+
+
+def _record_resume(run_dir: Path, config_yaml: str, overrides: list[str], step: int) -> None:
+    """The run's .hydra/config.yaml and overrides.yaml say what it now runs with; summary.json
+    keeps the history of resumes."""
+    hydra_dir = run_dir / ".hydra"
+    _atomic_write(hydra_dir / "config.yaml", config_yaml)
+    path = hydra_dir / "overrides.yaml"
+    before = [str(o) for o in (OmegaConf.load(path) if path.is_file() else [])]
+    keys = {o.lstrip("+").split("=", 1)[0] for o in overrides}
+    merged = [o for o in before if o.lstrip("+").split("=", 1)[0] not in keys] + list(overrides)
+    _atomic_write(path, OmegaConf.to_yaml(OmegaConf.create(merged)))
+    history = run_status.read_summary(run_dir).get("resumes", [])
+    history.append({"at_step": step, "overrides": list(overrides),
+                    "time": datetime.now(timezone.utc).isoformat(timespec="seconds")})
+    run_status.update_summary(run_dir, resumes=history)
+
+
+def _atomic_write(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(text)
+    tmp.replace(path)
 
 
 def _check_same_run(state: dict, cfg, path: Path) -> None:

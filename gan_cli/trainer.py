@@ -21,7 +21,7 @@ import torch
 from omegaconf import OmegaConf
 
 from gan_cli import checkpoint as ckpt_io
-from gan_cli import distributed
+from gan_cli import distributed, run_status
 from gan_cli.augment import AugmentedD, apply_all
 from gan_cli.build import CONV_ARCHS, build_networks
 from gan_cli.console import TrainingProgress, summary_table
@@ -111,6 +111,7 @@ class Trainer:
             self.fixed_y, self.per_class = per_class_labels(n_fixed, self.nets.num_classes)
             self.fixed_z, self.fixed_y = self.fixed_z[: len(self.fixed_y)], self.fixed_y.to(self.device)
 
+        self.started = False  # set once the run folder says "running": from then on it ends with a status
         self.step = 0  # generator updates done
         self.elapsed = 0.0  # training seconds, summed over resumes
         self.stop_signal: int | None = None
@@ -251,6 +252,7 @@ class Trainer:
         if distributed.is_main():
             self.run_dir.mkdir(parents=True, exist_ok=True)
         self._write_summary({"status": "running"})
+        self.started = True
         self.logger.open(self.step)
         log.info("run folder: %s", self.run_dir)
         log.info("data: %s; device: %s", self.data.describe(), self.device)
@@ -318,9 +320,11 @@ class Trainer:
         self._restore_signal_handlers()
         path = self.save_checkpoint()
         name = signal.Signals(self.stop_signal).name
-        log.warning("%s: stopped after step %d of %d; checkpoint %s. Continue with: gan train resume=%s",
-                    name, self.step, self.cfg.trainer.steps, path, self.run_dir)
-        summary = {"status": "interrupted", "signal": name, "steps": self.step, "wall_time_s": round(self.elapsed, 2)}
+        resume = run_status.resume_command(self.run_dir)
+        log.warning("%s: stopped after step %d of %d; checkpoint %s. Continue with: %s",
+                    name, self.step, self.cfg.trainer.steps, path, resume)
+        summary = {"status": "stopped", "signal": name, "steps": self.step, "wall_time_s": round(self.elapsed, 2),
+                   "resume": resume}
         self._write_summary(summary)
         self.logger.close()
         return summary
@@ -358,19 +362,20 @@ class Trainer:
             value = sums.get(key, math.nan)
         self._write_summary({"status": "diverged", "steps": step, "reason": f"{key} = {value}"})
         optim = self.cfg.optim
-        rates = f"optim.g.lr={optim.g.lr:g} optim.d.lr={optim.d.lr:g}"
+        lower = f"optim.g.lr={optim.g.lr / 2:g} optim.d.lr={optim.d.lr / 2:g}"  # half the rates that diverged
         if self.last_checkpoint is not None:
             fix = (f"the last good checkpoint is {self.last_checkpoint}; continue from it with lower learning "
-                   f"rates than {rates}: gan train resume={self.run_dir} optim.g.lr=... optim.d.lr=...")
+                   f"rates: {run_status.resume_command(self.run_dir)} {lower}")
         else:
-            fix = f"no checkpoint was written yet; lower the learning rates ({rates}) or try another loss"
+            fix = f"no checkpoint was written yet; start again with lower learning rates ({lower}) or another loss"
         raise DivergenceError(f"training diverged at step {step}: {key} is {value}; {fix}")
 
     def _write_summary(self, summary: dict) -> None:
         if not distributed.is_main():
             return
+        history = run_status.read_summary(self.run_dir).get("resumes")  # written by train.resume_run
         summary = {"run_dir": str(self.run_dir), "seed": self.cfg.seed, "device": str(self.device),
-                   "world_size": distributed.world_size(), **summary}
+                   "world_size": distributed.world_size(), **summary, **({"resumes": history} if history else {})}
         if getattr(self.data, "subset", None):  # dataset.limit: which images, so runs can be compared
             summary["dataset_subset"] = self.data.subset
         tmp = self.run_dir / ".summary.json.tmp"

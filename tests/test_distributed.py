@@ -255,7 +255,7 @@ def test_two_process_torchrun_equals_one_process_with_the_global_batch(tmp_path,
 @pytest.mark.slow
 def test_a_signal_to_one_rank_stops_all_ranks_together_with_a_checkpoint(tmp_path):
     """Slurm's warning (USR2) reaching one rank only: the ranks agree at the next log step, all
-    stop there, and rank 0 writes the checkpoint and an 'interrupted' summary."""
+    stop there, and rank 0 writes the checkpoint and a 'stopped' summary."""
     import signal
     import time
 
@@ -278,7 +278,7 @@ def test_a_signal_to_one_rank_stops_all_ranks_together_with_a_checkpoint(tmp_pat
     assert proc.returncode == 0, output[-3000:]
     (run,) = tmp_path.glob("outputs/*/*")
     summary = json.loads((run / "summary.json").read_text())
-    assert summary["status"] == "interrupted" and summary["signal"] == "SIGUSR2" and summary["world_size"] == 2
+    assert summary["status"] == "stopped" and summary["signal"] == "SIGUSR2" and summary["world_size"] == 2
     assert summary["steps"] % 5 == 0  # at a log step, where the ranks agree
     assert torch.load(run / "checkpoints" / "last.pt", weights_only=True)["step"] == summary["steps"]
 

@@ -33,14 +33,18 @@ CASES = {
     "trainer.steps=[1": "cannot read the override 'trainer.steps=[1'",
     "seed=1,2": "seed=1,2 has several values: add --multirun to sweep over them",
     "hydra.run.dirr=x": "hydra.run.dirr is not a config key: did you mean hydra.run.dir?",
-    # A sweep is checked value by value before any job starts.
+    # A sweep is checked job by job before any job starts.
     "--multirun seed=0,1 trainer.steps=10,abc": "trainer.steps=abc: Value 'abc'",
     "--multirun loss=ns,nss": "loss: there is no option 'nss'; did you mean 'ns'?",
+    # --cfg job is checked as a run is (Hydra's own message would suggest +trainer.stepz=1)
+    "--cfg job trainer.stepz=1": "trainer.stepz is not a config key: did you mean trainer.steps?",
+    # resume= names a run folder that exists: Hydra would create the missing one
+    "resume=/nonexistent/run trainer.steps=9": "resume=/nonexistent/run: there is no such folder",
 }
 ACCEPTED = ["", "trainer.steps=10", "+arch.extra.depth=3", "++trainer.steps=3", "experiment=ring tricks=[ema]",
-            "--multirun seed=0,1 trainer.steps=range(1,3)", "hydra.run.dir=/tmp/x", "resume=/tmp/x trainer.steps=9",
+            "--multirun seed=0,1 trainer.steps=range(1,3)", "hydra.run.dir=/tmp/x", "--cfg job trainer.steps=1",
             # Hydra's own flags are left to Hydra
-            "--cfg job trainer.stepz=1", "--help", "--info defaults trainer.stepz=1"]
+            "--help", "--info defaults trainer.stepz=1"]
 
 
 @pytest.mark.parametrize("command_line", list(CASES))

@@ -82,8 +82,10 @@ def test_checkpoint_of_another_architecture_is_one_clear_line(tmp_path):
 # ----------------------------------------------------------------------------- divergence
 def test_divergence_names_the_first_bad_step_and_loss_not_the_log_step(tmp_path):
     overrides = [*TINY_RING, "trainer.steps=50", "trainer.log_every=40", "optim.g.lr=1e30", "optim.d.lr=1e30"]
-    with pytest.raises(DivergenceError, match=r"diverged at step 1: [dg]/loss is nan; no checkpoint was written yet"):
+    with pytest.raises(DivergenceError, match=r"diverged at step 1: [dg]/loss is nan; no checkpoint was written yet") as info:
         run(tmp_path, overrides)
+    # the hint proposes lower rates, not the ones that diverged
+    assert "start again with lower learning rates (optim.g.lr=5e+29 optim.d.lr=5e+29)" in str(info.value)
     summary = json.loads((tmp_path / "summary.json").read_text())
     assert summary["status"] == "diverged" and summary["steps"] == 1
     assert not list(tmp_path.glob("checkpoints/*.pt"))

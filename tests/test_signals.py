@@ -48,7 +48,8 @@ def check_interrupted(run_dir, output: str, sig: signal.Signals) -> None:
     assert f"{sig.name} received: finishing this step and writing a checkpoint" in output
     assert f"{sig.name}: stopped after step" in output and f"Continue with: gan train resume={run_dir}" in output
     summary = json.loads((run_dir / "summary.json").read_text())
-    assert summary["status"] == "interrupted" and summary["signal"] == sig.name
+    assert summary["status"] == "stopped" and summary["signal"] == sig.name
+    assert summary["resume"] == f"gan train resume={run_dir}"
     assert 10 <= summary["steps"] < STEPS
     assert ckpt_io.safe_load(run_dir / "checkpoints" / "last.pt")["step"] == summary["steps"]
 

@@ -82,7 +82,10 @@ def build_dataset(cfg, split: str | None = None) -> GaussianMixture | ImageDatas
         channels = cfg.channels or 3
         data = ImageDataset(name, resolution, channels, 0, files=files, crop=cfg.crop, subset=subset)
         budget = data.num_examples * channels * resolution**2 / 2**20
-        if cfg.in_memory == "true" or (cfg.in_memory == "auto" and budget <= cfg.max_in_memory_mb):
+        in_memory = str(cfg.in_memory).lower()  # `dataset.in_memory=true` arrives as "True" (a str field)
+        if in_memory not in ("auto", "true", "false"):
+            raise GanError(f"dataset.in_memory={cfg.in_memory}: choose auto, true or false")
+        if in_memory == "true" or (in_memory == "auto" and budget <= cfg.max_in_memory_mb):
             data.images = torch.stack([image_files.load_image(f, resolution, channels, cfg.crop) for f in files])
         return data
 

@@ -21,7 +21,7 @@ from gan_cli.errors import GanError
 
 USAGE = "usage: gan report DIR [out=DIR] [sort=SCORE] [plots=false] [--watch[=SECONDS]]"
 # Statuses after which a run changes no more: --watch stops once every run has one.
-DONE = {"finished", "diverged", "failed", "stopped", "interrupted", "unknown"}
+DONE = {"finished", "diverged", "failed", "stopped", "unknown"}
 
 
 def run_report(cfg) -> dict:

@@ -26,7 +26,7 @@ from gan_cli.report.table import (
 )
 
 STATUS_STYLE = {"finished": "green", "running": "yellow", "pending": "dim", "stopped": "magenta",
-                "interrupted": "magenta", "unknown": "red",
+                "unknown": "red",
                 "diverged": "red", "failed": "bold red"}
 
 

@@ -18,13 +18,12 @@ from pathlib import Path
 import yaml
 
 from gan_cli.report.scores import is_score_key
+from gan_cli.run_status import status_of
 
 log = logging.getLogger("gan")
 
 # Overrides that do not change what a run learns: never part of a configuration's name.
 IGNORED_KEYS = {"seed", "resume", "verbose", "trainer.progress", "logger"}
-# A run stopped by a signal, to be resumed: "stopped" since issue 19, "interrupted" before.
-STOPPED = ("stopped", "interrupted")
 # Summary keys that are run facts, not scores.
 FACTS = {"run_dir", "seed", "device", "world_size", "status", "steps", "wall_time_s", "images_per_s",
          "checkpoint", "error", "reason", "signal"}
@@ -65,6 +64,8 @@ class Run:
             if not isinstance(node, dict) or part not in node:
                 return "-"
             node = node[part]
+        if isinstance(node, dict):  # a section (tricks): the names in use, as on the command line
+            return "[" + ",".join(k for k, v in node.items() if v is not None) + "]"
         return str(node)
 
 
@@ -152,7 +153,7 @@ def _final_scores(status: str, summary: dict | None, score_rows: list[dict]) -> 
         scores = _only_scores(summary)
         if scores:
             return scores, True
-    if score_rows and status in ("running", *STOPPED):
+    if score_rows and status in ("running", "stopped"):
         return _only_scores(score_rows[-1]), False
     return {}, False
 
@@ -174,7 +175,7 @@ def _error(summary: dict | None) -> str | None:
         return None
     if summary.get("error") or summary.get("reason"):
         return str(summary.get("error") or summary.get("reason"))
-    if summary.get("status") in STOPPED:
+    if status_of(summary) == "stopped":
         return f"stopped by {summary.get('signal', 'a signal')}"
     return None
 
@@ -207,7 +208,8 @@ def load_run(path: Path, root: Path) -> Run:
     trainer = config.get("trainer") if isinstance(config.get("trainer"), dict) else {}
     # A job folder exists from the moment Hydra starts the job; the trainer writes its summary a
     # moment later. No summary yet therefore means "running" (just started).
-    status = str(summary.get("status")) if summary and summary.get("status") else "running"
+    # (summaries written before "interrupted" was renamed "stopped" read as stopped)
+    status = str(status_of(summary)) if summary and summary.get("status") else "running"
     if problems and problems[0].startswith("summary.json"):
         status = "unknown"
     scores, scores_final = _final_scores(status, summary, score_rows)

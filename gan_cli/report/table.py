@@ -14,7 +14,7 @@ from gan_cli.report import scores as catalog
 from gan_cli.report.runs import Run
 
 # The order statuses are listed in a row ("2 finished, 1 failed").
-STATUS_ORDER = ["finished", "running", "pending", "stopped", "interrupted", "diverged", "failed", "unknown"]
+STATUS_ORDER = ["finished", "running", "pending", "stopped", "diverged", "failed", "unknown"]
 PARTIAL = "†"  # marks a score that includes an unfinished run's latest evaluation
 
 
