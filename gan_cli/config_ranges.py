@@ -102,10 +102,15 @@ RANGES: dict[type, dict[str, Range]] = {
     c.MetricsConfig: {"num_samples": count(), "batch_size": count(65536), "real_num_samples": count(),
                       "real_features": count(), "is_splits": count(1000), "kid_subsets": count(10**5),
                       "kid_subset_size": count(), "pr_k": count(1000), "dc_k": count(1000), "toy_samples": count()},
+    c.ADAConfig: {"target": FRACTION, "interval": count(10**6), "kimg": positive(), "initial_p": FRACTION,
+                  "max_p": Range(0, 1, high_open=True)},  # p < 1: every augmentation stays non-leaking
+    c.LeCamConfig: {"weight": non_negative(), "decay": FRACTION},
+    c.ConsistencyConfig: {"lambda_real": non_negative(), "lambda_fake": non_negative()},
     c.TrainConfig: {"seed": SEED},
     c.SampleConfig: {"n": count(), "label": non_negative(10**6), "seed": SEED, "batch_size": count(65536)},
     c.ClassifierConfig: {"epochs": count(10**4), "batch_size": count(65536), "lr": positive(), "width": count(2048),
                          "feature_dim": count(65536), "seed": SEED},
+    c.ReportConfig: {"watch": non_negative()},  # seconds between passes; 0: write once
 }
 
 
