@@ -162,11 +162,11 @@ def test_damaged_and_unfinished_runs_are_listed(ring_sweep, tmp_path, capsys):
 
 @pytest.mark.parametrize("status", ["stopped", "interrupted"])
 def test_status_names(tmp_path, status):
-    """Issue 19 renamed "interrupted" to "stopped": both read as a run to be resumed."""
+    """Issue 19 renamed "interrupted" to "stopped": both read as one status, a run to be resumed."""
     make_run(tmp_path / "a", ["loss=ns"], summary={"status": status, "signal": "SIGINT"},
              scores=[{"step": 5, "final": False, "modes": 4}], samples=None)
     (run,) = collect_runs(tmp_path / "a")
-    assert (run.status, run.error, run.scores) == (status, "stopped by SIGINT", {"modes": 4})
+    assert (run.status, run.error, run.scores) == ("stopped", "stopped by SIGINT", {"modes": 4})
 
 
 def test_mixed_toy_and_image_runs_are_said(tmp_path):
