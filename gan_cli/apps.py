@@ -139,7 +139,20 @@ TASKS = {"train": train_task, "report": report_task, "eval": eval_task, "sample"
          "classifier": classifier_task}
 
 
+def expose_sweeper_plugins() -> None:
+    """Make hydra_plugins/gan_sweepers visible to Hydra's plugin discovery from a source checkout.
+
+    Hydra lists plugin modules with pkgutil, which cannot see through the import hook of a
+    `pip install -e .` (a wheel puts them in site-packages/hydra_plugins, where it can)."""
+    import hydra_plugins
+
+    checkout = Path(__file__).resolve().parent.parent / "hydra_plugins"
+    if (checkout / "gan_sweepers").is_dir() and str(checkout) not in list(hydra_plugins.__path__):
+        hydra_plugins.__path__.append(str(checkout))
+
+
 def run(command: str, conf_dir: str) -> None:
+    expose_sweeper_plugins()
     register_configs()
     register_resolvers()
     task = TASKS.get(command, not_yet_task)

@@ -7,10 +7,11 @@ import logging
 from pathlib import Path
 
 from hydra.core.hydra_config import HydraConfig
+from hydra.types import RunMode
 from omegaconf import OmegaConf
 
 from gan_cli import checkpoint as ckpt_io
-from gan_cli import distributed
+from gan_cli import distributed, sweep_state
 from gan_cli.config import TrainConfig
 from gan_cli.errors import GanError
 from gan_cli.trainer import Trainer
@@ -25,6 +26,8 @@ def run_train(cfg) -> dict:
         if cfg.resume:
             return resume_run(Path(cfg.resume).expanduser(), cfg)
         run_dir = Path(HydraConfig.get().runtime.output_dir)
+        if _in_multirun():
+            return run_sweep_job(run_dir, cfg)
         trainer = Trainer(cfg, run_dir)
         return trainer.fit()
     finally:
@@ -51,6 +54,34 @@ def resume_run(run_dir: Path, cli_cfg) -> dict:
         raise GanError(f"resume continues the saved config; {changed[0]} changes a config group: start a new run instead")
     cfg = OmegaConf.merge(OmegaConf.structured(TrainConfig), OmegaConf.load(saved), OmegaConf.from_dotlist(overrides))
     OmegaConf.set_struct(cfg, True)
+    return _continue(run_dir, cfg)
+
+
+def run_sweep_job(run_dir: Path, cfg) -> dict:
+    """A job of a sweep meets its folder as a rerun of the sweep, a requeued Slurm job or a resumed
+    search left it (gan_cli/sweep_state.py): it continues a stopped run, starts a failed one again
+    from nothing, and returns a finished one's summary without touching it."""
+    action = sweep_state.job_action(run_dir)
+    if action == sweep_state.SKIP:
+        log.info("%s already finished: nothing to do", run_dir)
+        return sweep_state.read_summary(run_dir)
+    if action == sweep_state.RESUME:
+        # The job's config is the one its first attempt saved: the sweep composes it the same way.
+        return _continue(run_dir, cfg)
+    if action == sweep_state.RERUN and distributed.is_main():
+        removed = sweep_state.clear_attempt(run_dir)
+        log.info("%s: starting again from step 0 (the previous attempt did not finish; removed %s)",
+                 run_dir, ", ".join(removed) or "nothing")
+    return Trainer(cfg, run_dir).fit()
+
+
+def _in_multirun() -> bool:
+    return HydraConfig.get().mode == RunMode.MULTIRUN
+
+
+def _continue(run_dir: Path, cfg) -> dict:
+    """Load the run's last checkpoint into a trainer built from `cfg` and train on to the end."""
+    last = run_dir / "checkpoints" / "last.pt"
     for stale in ckpt_io.remove_stale_temps(last.parent) if distributed.is_main() else []:
         log.info("removed %s, left by a write that was interrupted", stale.name)
     state = ckpt_io.safe_load(last)
