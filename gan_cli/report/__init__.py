@@ -21,6 +21,7 @@ USAGE = "usage: gan report DIR [out=DIR] [sort=SCORE] [plots=false]"
 def run_report(cfg) -> dict:
     from gan_cli.report.output import print_report, write_csv, write_markdown
     from gan_cli.report.runs import collect_runs
+    from gan_cli.report.search import read_search, search_lines
     from gan_cli.report.table import build_report
 
     if OmegaConf.is_missing(cfg, "dir"):
@@ -45,12 +46,17 @@ def run_report(cfg) -> dict:
     width = None if sys.stdout.isatty() or os.environ.get("COLUMNS") else 200
     console = Console(file=sys.stdout, width=width)
     print_report(report, console)
+    search = read_search(root)  # a hyperparameter search (hydra/sweeper=optuna): its best trial
+    for line in search_lines(search) if search else []:
+        console.print(line, highlight=False, soft_wrap=True)
     write_csv(report, out / "report.csv")
     images = []
     if cfg.plots:
-        from gan_cli.report.plots import write_plots
+        from gan_cli.report.plots import plot_search, write_plots
 
         images = write_plots(report, out)
+        if search and (figure := plot_search(search, out / "search.png")):
+            images.append(figure)
     write_markdown(report, out / "report.md", images)
     written = ", ".join(p.name for p in [out / "report.csv", out / "report.md", *images])
     console.print(f"written to {out}: {written}", highlight=False, soft_wrap=True)

@@ -306,6 +306,37 @@ def plot_samples(report: Report, path: Path, max_seeds: int = 4) -> Path | None:
     return _save(fig, path)
 
 
+def plot_search(search: dict, path: Path) -> Path | None:
+    """A hyperparameter search: each trial's objective against its number, the best so far as a
+    step line, failed trials as crosses along the bottom."""
+    trials = search.get("trials") or []
+    if not trials:
+        return None
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(6.4, 3.8), layout="constrained")
+    done = [(t["number"], t["value"]) for t in trials if t["state"] == "complete" and t["value"] is not None]
+    failed = [t["number"] for t in trials if t["state"] == "fail"]
+    pick = min if search["direction"] == "minimize" else max
+    if done:
+        numbers, values = zip(*done)
+        ax.scatter(numbers, values, color="C0", zorder=3, label="trial")
+        best = [pick(values[: i + 1]) for i in range(len(values))]
+        ax.step(numbers, best, where="post", color="C1", label="best so far")
+        winner = search.get("best")
+        if winner:
+            ax.scatter([winner["number"]], [winner["value"]], marker="*", s=220, color="C1", zorder=4,
+                       label=f"best: trial {winner['number']}")
+    if failed:
+        bottom = min((v for _, v in done), default=0.0)
+        ax.scatter(failed, [bottom] * len(failed), marker="x", color="C3", zorder=3, label="failed")
+    ax.set_xlabel("trial")
+    better = "lower" if search["direction"] == "minimize" else "higher"
+    ax.set_ylabel(f"{search['objective']} ({better} is better)")
+    ax.set_title(f"Search: {search['objective']} by trial", fontsize=11)
+    ax.legend(fontsize=8)
+    return _save(fig, path)
+
+
 def write_plots(report: Report, out: Path) -> list[Path]:
     figures = [
         plot_final_scores(report, out / "final_scores.png"),
