@@ -71,3 +71,29 @@ def test_a_sweep_run_again_skips_finished_resumes_stopped_and_reruns_failed_jobs
     assert lines[start + 2] == f"  {stopped.name}: resumed from its last checkpoint -> finished"
     assert lines[start + 3] == f"  {failed.name}: did not finish earlier: run again from step 0 -> finished"
     assert lines[start + 4] == f"sweep: all 3 jobs finished ({tmp_path})"
+
+
+# ----------------------------------------------------------------------------- Slurm pre-flight
+def test_a_slurm_sweep_without_a_reachable_slurm_is_one_line_before_any_job(tmp_path):
+    import pytest
+
+    pytest.importorskip("hydra_plugins.hydra_submitit_launcher")
+    from tests.conftest import REPO, run_gan
+
+    fake_bin = tmp_path / "bin"
+    fake_bin.mkdir()
+    (fake_bin / "sbatch").write_text("#!/bin/sh\nexit 0\n")
+    (fake_bin / "sinfo").write_text("#!/bin/sh\necho 'sinfo: error: Unable to contact slurm controller (connect failure)' >&2\nexit 1\n")
+    for tool in ("sbatch", "sinfo"):
+        (fake_bin / tool).chmod(0o755)
+    args = ["train", "-m", "hydra/launcher=slurm", *TINY_RING, "seed=0,1", f"hydra.sweep.dir={tmp_path / 'sweep'}"]
+
+    unreachable = run_gan(*args, cwd=REPO, env={"PATH": f"{fake_bin}:/usr/bin:/bin"})
+    assert unreachable.returncode == 2
+    assert unreachable.stderr.strip().splitlines() == [
+        "error: hydra/launcher=slurm: Slurm is not reachable (sinfo: sinfo: error: Unable to contact slurm controller "
+        "(connect failure)): check that slurmctld is running and slurm.conf points to it"]
+    missing = run_gan(*args, cwd=REPO, env={"PATH": str(tmp_path / "nothing")})
+    assert missing.returncode == 2
+    assert missing.stderr.strip().startswith("error: hydra/launcher=slurm: Slurm's sbatch and sinfo are not on PATH")
+    assert not (tmp_path / "sweep").exists()
