@@ -38,14 +38,15 @@ def run(args: list[str]) -> subprocess.CompletedProcess:
     return subprocess.run(args, cwd=REPO, env=environment(), capture_output=True, text=True)
 
 
-def kill_when(args: list[str], ready, timeout: float = 1800) -> None:
-    """Start the command and SIGKILL it (and its jobs) once ready() is true."""
-    proc = subprocess.Popen(args, cwd=REPO, env=environment(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            start_new_session=True)
+def kill_when(args: list[str], ready, log: Path, timeout: float = 1800) -> None:
+    """Start the command (its output into `log`) and SIGKILL it and its jobs once ready() is true."""
+    with open(log, "w") as out:
+        proc = subprocess.Popen(args, cwd=REPO, env=environment(), stdout=out, stderr=subprocess.STDOUT,
+                                start_new_session=True)
     deadline = time.time() + timeout
     while not ready():
         if proc.poll() is not None:
-            raise SystemExit(f"the command ended (exit {proc.returncode}) before it could be killed")
+            raise SystemExit(f"the command ended (exit {proc.returncode}) before it could be killed: see {log}")
         if time.time() > deadline:
             os.killpg(proc.pid, signal.SIGKILL)
             raise SystemExit("timed out")
@@ -64,13 +65,20 @@ def statuses(sweep: Path) -> dict[str, str]:
     return out
 
 
+def mid_run(sweep: Path) -> bool:
+    """A job is training and has written a checkpoint."""
+    return any(status == "running" and (sweep / name / "checkpoints" / "last.pt").exists()
+               for name, status in statuses(sweep).items())
+
+
 def mtimes(folders: list[Path]) -> dict[str, int]:
     return {str(p.relative_to(f.parent)): p.stat().st_mtime_ns for f in folders for p in sorted(f.rglob("*")) if p.is_file()}
 
 
 def show_grid(sweep: Path) -> dict:
     args = gan_command(*RING, "loss=ns,hinge", "seed=0,1,2", f"hydra.sweep.dir={sweep}")
-    kill_when(args, lambda: list(statuses(sweep).values()).count("finished") >= 3)
+    kill_when(args, lambda: list(statuses(sweep).values()).count("finished") >= 3 and mid_run(sweep),
+              sweep.with_suffix(".killed.log"))
     before = statuses(sweep)
     finished = [sweep / name for name, status in before.items() if status == "finished"]
     times = mtimes(finished)
@@ -94,7 +102,8 @@ def show_search(sweep: Path, n_trials: int = 8, kill_after: int = 4) -> dict:
             return 0
         return sum(t["state"] != "running" for t in data["trials"])
 
-    kill_when(args, lambda: trials_done() >= kill_after)
+    # killed once `kill_after` trials are done and the next one has its first checkpoint (it will resume)
+    kill_when(args, lambda: trials_done() >= kill_after and mid_run(sweep), sweep.with_suffix(".killed.log"))
     killed = json.loads((sweep / "search.json").read_text())
     first = [sweep / t["job"] for t in killed["trials"] if t["state"] != "running"]
     times = mtimes(first)
