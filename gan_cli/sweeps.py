@@ -92,7 +92,7 @@ class SweepSummary(Callback):
                 console.print(f"  {job}: {action}{outcome}", highlight=False, soft_wrap=True)
         if not failed:
             total = max(len(outcomes), len(job_actions))  # skipped jobs finished in an earlier run
-            console.print(f"sweep: all {total} jobs finished ({self.sweep_dir})", highlight=False)
+            console.print(f"sweep: all {total} jobs finished ({self.sweep_dir})", highlight=False, soft_wrap=True)
             return
         console.print(f"[bold red]sweep:[/] {len(failed)} of {len(outcomes)} jobs did not finish ({self.sweep_dir}):",
                       highlight=False, soft_wrap=True)
