@@ -17,6 +17,7 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import OmegaConf
 
+from gan_cli import gpus, slurm
 from gan_cli.config import register_configs
 from gan_cli.config_check import check_command_line
 from gan_cli.console import error_line
@@ -85,6 +86,8 @@ def guarded(task):
             traceback.print_exc()
             return _failed("failed", f"{type(e).__name__}: {e}".splitlines()[0], exit_code=1)
         if isinstance(result, dict) and result.get("status") == "stopped":
+            if in_multirun() and slurm.in_submitit_slurm_job():
+                slurm.hand_over_to_slurm(result["signal"])  # requeued, it resumes
             # Ctrl-C in a sweep means the user wants it to stop, not to start the next job.
             if in_multirun():
                 record_failure("stopped", f"stopped by {result['signal']} after step {result['steps']}")
@@ -111,7 +114,19 @@ def _failed(status: str, message: str, exit_code: int, stop_sweep: bool = False)
 def train_task(cfg):
     from gan_cli.train import run_train
 
+    if in_multirun() and _one_process_per_job_here():
+        gpu = gpus.claim_gpu(HydraConfig.get().job.num)
+        if gpu is not None:
+            log.info("job %d: CUDA_VISIBLE_DEVICES=%s", HydraConfig.get().job.num, gpu)
     return run_train(cfg)
+
+
+def _one_process_per_job_here() -> bool:
+    """hydra/launcher=local with one task per job: each job is its own process on this machine
+    (Slurm gives each job its own GPUs; torchrun-style jobs with several tasks split them)."""
+    launcher = HydraConfig.get().launcher
+    return str(launcher.get("_target_", "")).endswith("submitit_launcher.LocalLauncher") and \
+        int(launcher.get("tasks_per_node", 1)) == 1
 
 
 @guarded
@@ -152,7 +167,20 @@ TASKS = {"train": train_task, "report": report_task, "eval": eval_task, "sample"
          "classifier": classifier_task}
 
 
+def expose_sweeper_plugins() -> None:
+    """Make hydra_plugins/gan_sweepers visible to Hydra's plugin discovery from a source checkout.
+
+    Hydra lists plugin modules with pkgutil, which cannot see through the import hook of a
+    `pip install -e .` (a wheel puts them in site-packages/hydra_plugins, where it can)."""
+    import hydra_plugins
+
+    checkout = Path(__file__).resolve().parent.parent / "hydra_plugins"
+    if (checkout / "gan_sweepers").is_dir() and str(checkout) not in list(hydra_plugins.__path__):
+        hydra_plugins.__path__.append(str(checkout))
+
+
 def run(command: str, conf_dir: str) -> None:
+    expose_sweeper_plugins()
     register_configs()
     register_resolvers()
     task = TASKS.get(command, not_yet_task)
@@ -168,6 +196,7 @@ def run(command: str, conf_dir: str) -> None:
     multirun = "--multirun" in args or "-m" in args
     if multirun:
         sys.argv.append(CALLBACK_OVERRIDE)
+        gpus.record_pool()  # one GPU per job under hydra/launcher=local (gan_cli/gpus.py)
     app = hydra.main(version_base=None, config_path=conf_dir, config_name=config_name)(task)
     try:
         app()  # returns nothing: a single run's failures exit from inside the guard

@@ -115,7 +115,8 @@ def _report_dir(args: list[str]) -> list[str]:
 
 
 def _check_launcher(args: list[str]) -> None:
-    """hydra/launcher=slurm|local (conf/hydra/launcher/) need the optional submitit plugin."""
+    """hydra/launcher=slurm|local (conf/hydra/launcher/) need the optional submitit plugin, and
+    a sweep sent to Slurm needs a Slurm that answers: both said in one line before any job."""
     import importlib.util
 
     for arg in args:
@@ -127,6 +128,28 @@ def _check_launcher(args: list[str]) -> None:
             if not found:
                 print(f"error: {arg} needs Hydra's submitit launcher: pip install 'gan-cli[slurm]'", file=sys.stderr)
                 raise SystemExit(2)
+            if arg.split("=", 1)[1] in ("slurm", "submitit_slurm") and ("-m" in args or "--multirun" in args):
+                problem = _slurm_problem()
+                if problem:
+                    print(f"error: {arg}: {problem}", file=sys.stderr)
+                    raise SystemExit(2)
+
+
+def _slurm_problem() -> str | None:
+    """Why sbatch would fail here, or None: no Slurm commands, or no controller answering."""
+    import shutil
+    import subprocess
+
+    if shutil.which("sbatch") is None or shutil.which("sinfo") is None:
+        return "Slurm's sbatch and sinfo are not on PATH: run the sweep on a machine of the cluster (a login node)"
+    try:
+        probe = subprocess.run(["sinfo", "-h", "-o", "%P"], capture_output=True, text=True, timeout=30)
+    except subprocess.TimeoutExpired:
+        return "Slurm is not reachable (sinfo did not answer in 30 s): check that slurmctld is running"
+    if probe.returncode != 0:
+        why = next((line.strip() for line in probe.stderr.splitlines() if line.strip()), f"exit code {probe.returncode}")
+        return f"Slurm is not reachable (sinfo: {why}): check that slurmctld is running and slurm.conf points to it"
+    return None
 
 
 def _under_torchrun(args: list[str]) -> list[str]:

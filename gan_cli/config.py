@@ -312,6 +312,17 @@ class TrackerConfig:
 
 
 @dataclass
+class SweepConfig:
+    """What a hyperparameter search (hydra/sweeper=optuna) optimises; plain sweeps ignore it."""
+
+    # A score of summary.json: fid, kid, is, precision, recall, density, coverage (images) or
+    # modes, hq_fraction, reverse_kl (2-D mixtures); null: fid for images, modes for 2-D data.
+    objective: str | None = None
+    # minimize | maximize; null: the objective's own (fid down, modes up); a contradiction is refused.
+    direction: str | None = None
+
+
+@dataclass
 class TrainConfig:
     dataset: DatasetConfig = field(default_factory=DatasetConfig)
     arch: ArchConfig = field(default_factory=ArchConfig)
@@ -320,6 +331,7 @@ class TrainConfig:
     tricks: TricksConfig = field(default_factory=TricksConfig)
     trainer: TrainerConfig = field(default_factory=TrainerConfig)
     metrics: MetricsConfig = field(default_factory=MetricsConfig)
+    sweep: SweepConfig = field(default_factory=SweepConfig)
     seed: int = 0
     device: str = "auto"  # auto | cpu | cuda | cuda:N | mps
     # Continue a stopped run: its folder. The run's saved config is used.

@@ -182,13 +182,15 @@ class OverrideChecker:
             return GanError(f"{full_key} is not in {parent or 'the config'} yet: add it with +{full_key}=...")
         siblings = [f.name for f in dataclasses.fields(object_type)] if object_type else []
         guess = difflib.get_close_matches(leaf, siblings, n=1)
-        if guess:
+        # perhaps the right name under another section: steps -> trainer.steps
+        by_leaf: dict[str, list[str]] = {}
+        for key in _leaf_keys(self.defaults):
+            by_leaf.setdefault(key.rpartition(".")[2], []).append(key)
+        near = difflib.get_close_matches(leaf, list(by_leaf), n=1)
+        # the closer of the two (stepz: trainer.steps rather than the top-level sweep)
+        if guess and (not near or _similarity(leaf, guess[0]) >= _similarity(leaf, near[0])):
             suggestion = f"{parent}.{guess[0]}" if parent else guess[0]
-        else:  # perhaps the right name under another section: steps -> trainer.steps
-            by_leaf: dict[str, list[str]] = {}
-            for key in _leaf_keys(self.defaults):
-                by_leaf.setdefault(key.rpartition(".")[2], []).append(key)
-            near = difflib.get_close_matches(leaf, list(by_leaf), n=1)
+        else:
             suggestion = " or ".join(by_leaf[near[0]]) if near else None
         did_you_mean = f": did you mean {suggestion}?" if suggestion else ""
         return GanError(f"{full_key} is not a config key{did_you_mean} (all keys: gan {self.config_name} --cfg job)")
@@ -277,3 +279,7 @@ def _format(value) -> str:
 def _first_line(e: BaseException) -> str:
     text = str(e).strip()
     return text.splitlines()[0] if text else type(e).__name__
+
+
+def _similarity(a: str, b: str) -> float:
+    return difflib.SequenceMatcher(None, a, b).ratio()

@@ -24,6 +24,22 @@ CALLBACK_OVERRIDE = "+hydra.callbacks.gan_sweep_summary._target_=gan_cli.sweeps.
 
 # Failed jobs of the sweep that just ended in this process, for the exit code.
 failed_jobs: list[dict] = []
+# What the sweeper found in each job's folder before launching (gan_cli/sweep_state.py): job folder
+# name -> new / skip / resume / rerun, with the step a resumed job continues from.
+job_actions: dict[str, str] = {}
+
+
+def record_action(job_dir: Path, action: str) -> None:
+    from gan_cli import sweep_state
+
+    if action == sweep_state.RESUME:
+        step = sweep_state.resumed_from_step(job_dir)
+        action = f"resumed from its last checkpoint{f' (step {step})' if step is not None else ''}"
+    job_actions[Path(job_dir).name] = {
+        sweep_state.SKIP: "finished earlier: skipped, untouched",
+        sweep_state.RERUN: "did not finish earlier: run again from step 0",
+        sweep_state.NEW: "new",
+    }.get(action, action)
 
 
 def record_failure(status: str, error: str) -> None:
@@ -61,13 +77,22 @@ class SweepSummary(Callback):
         self.started = time.time() - 1.0  # file times may be rounded down to the second
         self.sweep_dir = Path(config.hydra.sweep.dir)
         failed_jobs.clear()
+        job_actions.clear()
 
     def on_multirun_end(self, config, **kwargs) -> None:
         outcomes = job_outcomes(self.sweep_dir, self.started)
         failed = [o for o in outcomes if o["status"] in FAILED]
         failed_jobs[:] = failed
+        if any(action != "new" for action in job_actions.values()):
+            # A sweep run again into its folder: say what happened to every job.
+            status = {o["job"]: o["status"] for o in outcomes}
+            console.print(f"sweep: {len(job_actions)} jobs in {self.sweep_dir} (run again):", highlight=False, soft_wrap=True)
+            for job, action in job_actions.items():
+                outcome = f" -> {status[job]}" if job in status else ""
+                console.print(f"  {job}: {action}{outcome}", highlight=False, soft_wrap=True)
         if not failed:
-            console.print(f"sweep: all {len(outcomes)} jobs finished ({self.sweep_dir})", highlight=False)
+            total = max(len(outcomes), len(job_actions))  # skipped jobs finished in an earlier run
+            console.print(f"sweep: all {total} jobs finished ({self.sweep_dir})", highlight=False, soft_wrap=True)
             return
         console.print(f"[bold red]sweep:[/] {len(failed)} of {len(outcomes)} jobs did not finish ({self.sweep_dir}):",
                       highlight=False, soft_wrap=True)

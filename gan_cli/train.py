@@ -11,7 +11,7 @@ from hydra.core.hydra_config import HydraConfig
 from omegaconf import OmegaConf
 
 from gan_cli import checkpoint as ckpt_io
-from gan_cli import distributed, preflight, run_status
+from gan_cli import distributed, preflight, run_status, sweep_state
 from gan_cli.errors import DivergenceError, GanError, RunFailed, RunStopped
 from gan_cli.trainer import Trainer
 
@@ -32,6 +32,8 @@ def run_train(cfg) -> dict:
         distributed.share_run_dir(HydraConfig.get().runtime.output_dir)
         if cfg.resume:
             return resume_run(run_dir, cfg, started)
+        if in_multirun():
+            return run_sweep_job(run_dir, cfg, started)
         trainer = Trainer(cfg, run_dir)
         started.append(trainer)
         return trainer.fit()
@@ -115,8 +117,34 @@ def resume_run(run_dir: Path, cli_cfg, started: list) -> dict:
     hydra_cfg = HydraConfig.get()
     overrides = preflight.resume_overrides(list(hydra_cfg.overrides.task))
     cfg = preflight.resumed_config(run_dir, overrides, set(hydra_cfg.runtime.choices))
-    _, last = preflight.resume_target(run_dir)
     OmegaConf.set_struct(cfg, True)
+    return _continue(run_dir, cfg, overrides, started)
+
+
+def run_sweep_job(run_dir: Path, cfg, started: list) -> dict:
+    """A job of a sweep meets its folder as a rerun of the sweep, a requeued Slurm job or a resumed
+    search left it (gan_cli/sweep_state.py): it continues a stopped run, starts a failed one again
+    from nothing, and returns a finished one's summary without touching it."""
+    action = sweep_state.job_action(run_dir)
+    if action == sweep_state.SKIP:
+        log.info("%s already finished: nothing to do", run_dir)
+        return sweep_state.read_summary(run_dir)
+    if action == sweep_state.RESUME:
+        # The job's config is the one its first attempt saved: the sweep composes it the same way.
+        return _continue(run_dir, cfg, [], started)
+    if action == sweep_state.RERUN and distributed.is_main():
+        removed = sweep_state.clear_attempt(run_dir)
+        log.info("%s: starting again from step 0 (the previous attempt did not finish; removed %s)",
+                 run_dir, ", ".join(removed) or "nothing")
+    trainer = Trainer(cfg, run_dir)
+    started.append(trainer)
+    return trainer.fit()
+
+
+def _continue(run_dir: Path, cfg, overrides: list[str], started: list) -> dict:
+    """Load the run's last checkpoint into a trainer built from `cfg` and train on to the end,
+    recording the resume (and the overrides given with it) in the run's folder."""
+    last = run_dir / "checkpoints" / "last.pt"
     record = OmegaConf.to_yaml(cfg)  # before the trainer fills automatic choices (d_norm=auto) in
     for stale in ckpt_io.remove_stale_temps(last.parent) if distributed.is_main() else []:
         log.info("removed %s, left by a write that was interrupted", stale.name)

@@ -30,3 +30,14 @@ def test_wheel_contains_every_config_file(tmp_path):
     names = set(zipfile.ZipFile(wheel).namelist())
     for yaml in (REPO / "conf").rglob("*.yaml"):
         assert f"gan_cli/conf/{yaml.relative_to(REPO / 'conf').as_posix()}" in names
+    for module in ("__init__", "grid", "launch", "optuna"):
+        assert f"hydra_plugins/gan_sweepers/{module}.py" in names
+
+
+def test_the_sweeper_plugins_are_listed_and_hydra_plugins_stays_a_namespace():
+    """Hydra finds plugins in the `hydra_plugins` namespace package: it must have no __init__.py,
+    or it would hide every other installed plugin (the submitit launcher among them)."""
+    listed = set(pyproject()["tool"]["setuptools"]["packages"])
+    assert "hydra_plugins.gan_sweepers" in listed and "hydra_plugins" not in listed
+    assert not (REPO / "hydra_plugins" / "__init__.py").exists()
+    assert (REPO / "hydra_plugins" / "gan_sweepers" / "__init__.py").exists()

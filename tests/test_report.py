@@ -324,3 +324,21 @@ def test_pending_jobs_without_a_seed_override(tmp_path):
     report = build_report(tmp_path, collect_runs(tmp_path))
     assert {row.config["loss"]: dict(row.status) for row in report.rows} == {"ns": {"finished": 1},
                                                                               "minimax": {"pending": 1}}
+
+
+# ----------------------------------------------------------------------------- searches
+def test_a_search_adds_its_best_trial_and_an_objective_plot(sweep, tmp_path, capsys):
+    from gan_cli.report import run_report
+
+    search = {"objective": "modes", "direction": "maximize", "n_trials": 3, "trials": [
+        {"number": 0, "state": "complete", "value": 5, "params": {"optim.g.lr": 0.000123456, "loss": "ns"}, "job": "0_a"},
+        {"number": 1, "state": "fail", "value": None, "params": {"optim.g.lr": 0.01, "loss": "hinge"}, "job": "1_b"},
+        {"number": 2, "state": "complete", "value": 8, "params": {"optim.g.lr": 0.002, "loss": "hinge"}, "job": "2_c"}],
+        "best": {"number": 2, "state": "complete", "value": 8, "params": {"optim.g.lr": 0.002, "loss": "hinge"}, "job": "2_c"}}
+    (sweep / "search.json").write_text(json.dumps(search))
+    run_report(report_cfg(sweep, out=str(tmp_path / "out")))
+    out = capsys.readouterr().out
+    assert "search: 3 trials (2 complete, 1 fail), objective modes (higher is better)" in out
+    assert "best trial 2: modes = 8  optim.g.lr=0.002 loss=hinge  (2_c)" in out
+    assert (tmp_path / "out" / "search.png").stat().st_size > 0
+    assert "search.png" in (tmp_path / "out" / "report.md").read_text()

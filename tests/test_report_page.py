@@ -218,28 +218,25 @@ def test_watch_flag_becomes_a_config_key():
         run_report(report_cfg(Path("."), Path("."), watch=-1))
 
 
-def test_an_optuna_search_shows_its_objective_against_the_trial(tmp_path):
-    """The objective of each trial (the ranking score) in trial order (Hydra's job number), and the
-    best so far: only for a sweep run by Optuna's sweeper."""
-    from gan_cli.report.plots import optuna_trials
-
+def test_a_search_shows_its_objective_against_the_trial_and_its_best(tmp_path):
+    """A hyperparameter search (search.json, kept by the optuna sweeper in the sweep folder): the
+    objective of each trial against its number, and the best trial named on the page."""
     for num, fid in enumerate([40.0, 30.0, 35.0]):
-        run = make_run(tmp_path / f"{num}_lr", [f"optim.g.lr={num}e-4"], summary={"status": "finished"}, samples=None,
-                       scores=[{"step": 5, "final": True, "fid": fid}])
-        hydra = yaml.safe_load((run / ".hydra" / "hydra.yaml").read_text())
-        hydra["hydra"].update({"mode": "MULTIRUN", "job": {"num": num}, "sweeper": {
-            "_target_": "hydra_plugins.hydra_optuna_sweeper.optuna_sweeper.OptunaSweeper"}})
-        (run / ".hydra" / "hydra.yaml").write_text(yaml.safe_dump(hydra))
-    report = build_report(tmp_path, collect_runs(tmp_path))
-    assert optuna_trials(report) == [(0, 40.0), (1, 30.0), (2, 35.0)]
+        make_run(tmp_path / f"{num}_lr", [f"optim.g.lr={num}e-4"], summary={"status": "finished", "fid": fid},
+                 samples=None, scores=[{"step": 5, "final": True, "fid": fid}])
+    trials = [{"number": n, "state": "complete", "value": v, "params": {"optim.g.lr": n * 1e-4}, "job": f"{n}_lr"}
+              for n, v in enumerate([40.0, 30.0, 35.0])]
+    search = {"objective": "fid", "direction": "minimize", "n_trials": 3, "trials": trials, "best": trials[1]}
+    (tmp_path / "search.json").write_text(json.dumps(search))
     run_report(report_cfg(tmp_path, tmp_path / "out"))
     page = Page((tmp_path / "out" / "report.html").read_text())
-    assert "Optuna: objective against trial" in [img["alt"] for img in page.images]
+    assert "Search: objective against trial" in [img["alt"] for img in page.images]
+    assert any("best trial 1: fid = 30" in text for text in page.problems)
 
 
-def test_a_basic_sweep_has_no_optuna_figure(ring_sweep):
-    from gan_cli.report.plots import optuna_trials
-
+def test_a_basic_sweep_has_no_search_figure(ring_sweep, tmp_path):
     runs = collect_runs(ring_sweep)
-    assert {run.job_num for run in runs} == {0, 1, 2, 3} and all("BasicSweeper" in run.sweeper for run in runs)
-    assert optuna_trials(build_report(ring_sweep, runs)) == []
+    assert {run.job_num for run in runs} == {0, 1, 2, 3} and all("Sweeper" in run.sweeper for run in runs)
+    run_report(report_cfg(ring_sweep, tmp_path / "out"))
+    page = Page((tmp_path / "out" / "report.html").read_text())
+    assert "Search: objective against trial" not in [img["alt"] for img in page.images]

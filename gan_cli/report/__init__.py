@@ -59,6 +59,7 @@ def write_report(cfg, root: Path, runs: list, console: Console, full: bool = Tru
     """Every file of the report; the table on the terminal (`full`), or one line (a --watch pass)."""
     from gan_cli.report.output import print_report, write_csv, write_markdown
     from gan_cli.report.page import notes_for, write_html
+    from gan_cli.report.search import read_search, search_lines
     from gan_cli.report.table import build_report, fmt_status
 
     if not runs:
@@ -73,16 +74,22 @@ def write_report(cfg, root: Path, runs: list, console: Console, full: bool = Tru
     except OSError as e:
         raise GanError(f"cannot write the report to {out} ({e.strerror}): pass out=DIR") from None
 
+    search = read_search(root)  # a hyperparameter search (hydra/sweeper=optuna): its best trial
+    found = search_lines(search) if search else []
     if full:
         print_report(report, console)
+        for line in found:
+            console.print(line, highlight=False, soft_wrap=True)
     write_csv(report, out / "report.csv")
     images = []
     if cfg.plots:
-        from gan_cli.report.plots import write_plots
+        from gan_cli.report.plots import plot_search, write_plots
 
         images = write_plots(report, out)
+        if search and (figure := plot_search(search, out / "search.png")):
+            images.append(figure)
     write_markdown(report, out / "report.md", images)
-    write_html(report, out / "report.html", images, notes_for(report))
+    write_html(report, out / "report.html", images, notes_for(report) + found)
     if not full:
         counts = Counter(run.status for run in runs)
         console.print(f"{time.strftime('%H:%M:%S')} {out / 'report.html'} updated: {fmt_status(counts)}",

@@ -22,7 +22,7 @@ from gan_cli.report.table import Report, Row, score_header
 # montage is not among them: the page lays out the grids itself, one per configuration).
 FIGURES = {
     "score_curves.png": "Scores during training",
-    "optuna_objective.png": "Optuna: objective against trial",
+    "search.png": "Search: objective against trial",
     "final_scores.png": "Final scores",
     "training_curves.png": "Training curves",
 }

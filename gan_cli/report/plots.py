@@ -306,43 +306,39 @@ def plot_samples(report: Report, path: Path, max_seeds: int = 4) -> Path | None:
     return _save(fig, path)
 
 
-def optuna_trials(report: Report) -> list[tuple[int, float]]:
-    """(trial, objective) of the runs of an Optuna search, in trial order: the trial is the job's
-    number in the sweep, the objective the score the report ranks by."""
-    if not report.sort_keys:
-        return []
-    key = report.sort_keys[0]
-    trials = [(run.job_num, catalog.as_number(key, run.scores[key])) for row in report.rows for run in row.runs
-              if "optuna" in run.sweeper.lower() and run.job_num is not None and key in run.scores]
-    return sorted(trials)
-
-
-def plot_optuna(report: Report, path: Path) -> Path | None:
-    """An Optuna search: the objective of every trial, and the best so far."""
-    trials = optuna_trials(report)
+def plot_search(search: dict, path: Path) -> Path | None:
+    """A hyperparameter search: each trial's objective against its number, the best so far as a
+    step line, failed trials as crosses along the bottom."""
+    trials = search.get("trials") or []
     if not trials:
         return None
     plt = _pyplot()
-    key = report.sort_keys[0]
-    higher = catalog.info(key).higher_is_better
-    steps = np.array([t for t, _ in trials])
-    values = np.array([v for _, v in trials])
-    finite = np.where(np.isfinite(values), values, np.nan)
-    best = (np.fmax if higher else np.fmin).accumulate(finite)
-    fig, ax = plt.subplots(figsize=(9, 3.6), layout="constrained")
-    ax.scatter(steps, finite, s=18, color="tab:blue", label="trial", zorder=3)
-    ax.step(steps, best, where="post", color="tab:green", lw=1.6, label="best so far")
-    ax.set_xlabel("trial (job number)", fontsize=9)
-    ax.set_ylabel(score_header(key), fontsize=9)
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=9)
-    ax.set_title(f"Optuna search: {score_header(key)} against trial ({len(trials)} trials)", fontsize=11)
+    fig, ax = plt.subplots(figsize=(6.4, 3.8), layout="constrained")
+    done = [(t["number"], t["value"]) for t in trials if t["state"] == "complete" and t["value"] is not None]
+    failed = [t["number"] for t in trials if t["state"] == "fail"]
+    pick = min if search["direction"] == "minimize" else max
+    if done:
+        numbers, values = zip(*done)
+        ax.scatter(numbers, values, color="C0", zorder=3, label="trial")
+        best = [pick(values[: i + 1]) for i in range(len(values))]
+        ax.step(numbers, best, where="post", color="C1", label="best so far")
+        winner = search.get("best")
+        if winner:
+            ax.scatter([winner["number"]], [winner["value"]], marker="*", s=220, color="C1", zorder=4,
+                       label=f"best: trial {winner['number']}")
+    if failed:
+        bottom = min((v for _, v in done), default=0.0)
+        ax.scatter(failed, [bottom] * len(failed), marker="x", color="C3", zorder=3, label="failed")
+    ax.set_xlabel("trial")
+    better = "lower" if search["direction"] == "minimize" else "higher"
+    ax.set_ylabel(f"{search['objective']} ({better} is better)")
+    ax.set_title(f"Search: {search['objective']} by trial", fontsize=11)
+    ax.legend(fontsize=8)
     return _save(fig, path)
 
 
 def write_plots(report: Report, out: Path) -> list[Path]:
     figures = [
-        plot_optuna(report, out / "optuna_objective.png"),
         plot_final_scores(report, out / "final_scores.png"),
         plot_score_curves(report, out / "score_curves.png"),
         plot_training(report, out / "training_curves.png"),
