@@ -12,7 +12,9 @@ from gan_cli.tricks import (  # noqa: F401
     label_smoothing,
     minibatch_discrimination,
     minibatch_stddev,
+    orthogonal,
     pack,
+    path_length,
     r1,
     spectral_norm,
 )
