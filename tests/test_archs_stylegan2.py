@@ -221,6 +221,7 @@ def test_bad_input_is_one_line_each(tmp_path):
         build_networks(make_cfg(["arch=dcgan", "arch.style_mixing=0.9", "dataset=folder"]), spec)
     with pytest.raises(GanError, match="path_length"):
         build_networks(make_cfg(["arch=resnet", "tricks=[path_length]", "dataset=folder"]), spec)
+    assert run_cli(["train", "arch=dcgan", "arch.style_mixing=0.9"]) == 2  # refused before any work
 
 
 def test_cli_trains_resumes_bit_identically_and_samples_with_truncation(tmp_path):
