@@ -148,6 +148,18 @@ def test_modulated_conv_demodulates_to_unit_norm_weights_by_hand():
     assert torch.allclose(modulated_conv(x, weight, styles, demodulate=False), torch.full((1, 1, 3, 3), 7.0))
 
 
+@pytest.mark.parametrize("up", [False, True])
+def test_fused_and_unfused_modulated_convs_agree(up):
+    torch.manual_seed(0)
+    x, weight, styles = torch.randn(3, 4, 8, 8), torch.randn(5, 4, 3, 3), torch.randn(3, 4)
+    f = fir_filter([1, 3, 3, 1])
+    fused = modulated_conv(x, weight, styles, up=up, f=f)
+    assert fused.shape == (3, 5, 16 if up else 8, 16 if up else 8)
+    assert torch.allclose(fused, modulated_conv(x, weight, styles, up=up, f=f, fused=False), atol=1e-5)
+    # sample 1 alone gives the same output: the grouped conv keeps samples apart
+    assert torch.allclose(fused[1:2], modulated_conv(x[1:2], weight, styles[1:2], up=up, f=f), atol=1e-5)
+
+
 def test_truncation_pulls_w_towards_its_tracked_average():
     torch.manual_seed(0)
     G = StyleGAN2Generator(4, 1, 8, channel_base=32, channel_max=4, w_dim=4, mapping_layers=1)

@@ -25,6 +25,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from gan_cli.errors import GanError
 from gan_cli.models.layers import MinibatchStddev
 from gan_cli.models.resample import conv_down2, conv_up2, fir_filter, upsample2d
 
@@ -106,17 +107,23 @@ class MappingNetwork(nn.Module):
 
 
 def modulated_conv(x: torch.Tensor, weight: torch.Tensor, styles: torch.Tensor, demodulate: bool = True,
-                   up: bool = False, f: torch.Tensor | None = None) -> torch.Tensor:
+                   up: bool = False, f: torch.Tensor | None = None, fused: bool = True) -> torch.Tensor:
     """Each sample's own weights: w'_oik = w_oik * s_i, demodulated by 1/sqrt(sum_ik w'^2 + 1e-8)
-    so outputs have unit variance again; run as one grouped conv over the batch."""
+    so outputs have unit variance again. fused: one grouped conv over the batch with the
+    per-sample weights; otherwise the equivalent scale-input, shared conv, scale-output (what the
+    official code trains with: cheaper on GPUs for large batches)."""
     n, c_in = styles.shape
     c_out, _, k, _ = weight.shape
     w = weight[None] * styles.reshape(n, 1, c_in, 1, 1)
+    dcoefs = (w.square().sum(dim=(2, 3, 4)) + 1e-8).rsqrt() if demodulate else None  # (n, c_out)
+    conv = (lambda t, wt, g: conv_up2(t, wt, f, groups=g)) if up else (
+        lambda t, wt, g: F.conv2d(t, wt, padding=k // 2, groups=g))
+    if not fused:
+        x = conv(x * styles.reshape(n, c_in, 1, 1), weight, 1)
+        return x * dcoefs.reshape(n, c_out, 1, 1) if demodulate else x
     if demodulate:
-        w = w * (w.square().sum(dim=(2, 3, 4)) + 1e-8).rsqrt().reshape(n, c_out, 1, 1, 1)
-    w = w.reshape(n * c_out, c_in, k, k)
-    x = x.reshape(1, n * c_in, *x.shape[2:])
-    x = conv_up2(x, w, f, groups=n) if up else F.conv2d(x, w, padding=k // 2, groups=n)
+        w = w * dcoefs.reshape(n, c_out, 1, 1, 1)
+    x = conv(x.reshape(1, n * c_in, *x.shape[2:]), w.reshape(n * c_out, c_in, k, k), n)
     return x.reshape(n, c_out, *x.shape[2:])
 
 
@@ -136,7 +143,8 @@ class SynthesisLayer(nn.Module):
 
     def forward(self, x: torch.Tensor, w: torch.Tensor, noise_mode: str = "random",
                 generator: torch.Generator | None = None) -> torch.Tensor:
-        x = modulated_conv(x, self.weight, self.affine(w), up=self.up, f=self.filter)
+        # the official choice: per-sample weights in eval mode, the unfused form while training
+        x = modulated_conv(x, self.weight, self.affine(w), up=self.up, f=self.filter, fused=not self.training)
         if noise_mode == "random":
             shape = (x.shape[0], 1, self.resolution, self.resolution)
             noise = torch.randn(shape, generator=generator, device=generator.device if generator else x.device)
@@ -158,7 +166,7 @@ class ToRGB(nn.Module):
         self.weight_gain = 1 / math.sqrt(c_in)
 
     def forward(self, x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
-        x = modulated_conv(x, self.weight, self.affine(w) * self.weight_gain, demodulate=False)
+        x = modulated_conv(x, self.weight, self.affine(w) * self.weight_gain, demodulate=False, fused=not self.training)
         return bias_act(x, self.bias, "linear", clamp=self.conv_clamp)
 
 
@@ -323,6 +331,6 @@ class StyleGAN2Discriminator(nn.Module):
         out = self.epilogue(x)
         if self.mapping is not None:
             if y is None:
-                raise ValueError("this discriminator is class-conditional: it needs labels")
+                raise GanError("this discriminator is class-conditional: it needs class labels")
             out = (out * self.mapping(None, y)).sum(dim=1, keepdim=True) / math.sqrt(self.cmap_dim)
         return out.squeeze(1)
