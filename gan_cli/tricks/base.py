@@ -47,6 +47,8 @@ class Trick:
     # Tricks that change the networks' parameters (spectral norm) set up first, so that tricks
     # copying or tracking parameters (ema, historical averaging) see the final ones.
     setup_order = 0
+    # The one arch whose networks the trick regularises (path_length: stylegan2), or None for any.
+    arch: str | None = None
 
     def __init__(self, cfg, run_cfg):
         self.cfg = cfg  # this trick's own config node

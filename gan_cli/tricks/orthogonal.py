@@ -27,8 +27,10 @@ def orthogonal_penalty(weights: list[torch.Tensor]) -> torch.Tensor:
 
 @register_trick("orthogonal")
 class Orthogonal(Trick):
+    arch = "biggan"
+
     def check(self, loss, run_cfg) -> None:
-        if run_cfg.arch.name != "biggan":
+        if run_cfg.arch.name != self.arch:
             raise GanError(f"tricks=[orthogonal] is BigGAN's regulariser of G, not arch={run_cfg.arch.name}'s: "
                            "use arch=biggan or drop orthogonal")
         if self.cfg.strength < 0:

@@ -20,13 +20,15 @@ from gan_cli.tricks.base import StepContext, Trick, register_trick
 
 @register_trick("path_length")
 class PathLength(Trick):
+    arch = "stylegan2"
+
     def __init__(self, cfg, run_cfg):
         super().__init__(cfg, run_cfg)
         self.g_updates = 0
         self.mean = torch.zeros(())
 
     def check(self, loss, run_cfg) -> None:
-        if run_cfg.arch.name != "stylegan2":
+        if run_cfg.arch.name != self.arch:
             raise GanError(f"tricks=[path_length] regularises the mapping from w to images, which arch={run_cfg.arch.name} "
                            "has not: use arch=stylegan2 or drop path_length")
         if self.cfg.weight < 0 or self.cfg.every < 1 or self.cfg.batch_shrink < 1 or not 0 < self.cfg.decay <= 1:
