@@ -41,6 +41,14 @@ CASES = {
     "resnet_32px": ["dataset=fashion_mnist", "dataset.resolution=32", "arch=resnet"],
     "progan_32px": ["dataset=fashion_mnist", "dataset.resolution=32", "arch=progan", "arch.width=128",
                     "arch.grow.start_resolution=32"],
+    # stylegan2-ada-pytorch's `cifar` config (mapping 2 layers, D without shortcuts, mbstd 32) at a
+    # quarter of its width (channel_max 128, not 512: the full one is ~16x the work, minutes a step
+    # on two cores), and the networks of BigGAN-PyTorch's CIFAR-10 script (width 64, conditional)
+    "stylegan2_32px": ["dataset=fashion_mnist", "dataset.resolution=32", "arch=stylegan2", "arch.mapping_layers=2",
+                       "arch.channel_max=128", "arch.d_architecture=orig", "arch.mbstd_group_size=32",
+                       "arch.style_mixing=0"],
+    "biggan_32px": ["dataset=fashion_mnist", "dataset.resolution=32", "arch=biggan", "arch.width=64", "arch.z_dim=128",
+                    "arch.shared_dim=0", "arch.hierarchical=false", "arch.attention=0", "dataset.conditional=true"],
 }
 
 

@@ -19,7 +19,9 @@ from gan_cli.losses import GANLoss, build_loss
 from gan_cli.models import build_models, build_schedule, resolve_arch_defaults
 from gan_cli.tricks import Trick, build_tricks
 
-CONV_ARCHS = ("dcgan", "resnet", "progan")
+# channels-last memory format on GPUs (stylegan2 is left out: its per-sample grouped convs
+# reshape the batch into channels, and no GPU has measured whether the format helps them)
+CONV_ARCHS = ("dcgan", "resnet", "progan", "biggan")
 
 
 @dataclass

@@ -77,6 +77,23 @@ class ArchConfig:
     d_spectral_norm: bool | None = None
     # progan: the growing schedule (set by conf/arch/progan.yaml)
     grow: GrowConfig | None = None
+    # stylegan2 (gan_cli/models/stylegan2.py; stylegan2-ada-pytorch's names in brackets):
+    w_dim: int = 512
+    mapping_layers: int = 8  # [map] 8 in the paper, 2 in the `cifar` and `auto` configs
+    mapping_lr: float = 0.01  # the mapping network's learning-rate multiplier
+    channel_base: int = 32768  # channels at resolution r: min(channel_base / r, channel_max) [fmaps * 32768]
+    channel_max: int = 512
+    conv_clamp: float | None = 256.0  # clip activations to +-256 (for fp16); null: never
+    mbstd_group_size: int = 4  # [mbstd] minibatch-stddev groups in D
+    d_architecture: str = "resnet"  # resnet (residual D) | orig (no shortcuts: the `cifar` config)
+    # probability per batch of style mixing regularisation (0.9 in the paper; needs a mapping network)
+    style_mixing: float = 0.0
+    # biggan (gan_cli/models/biggan.py): shared class embedding size (0: one embedding per
+    # conditional batch norm, the CIFAR-10 script), z split across blocks, self-attention after
+    # the block with this output resolution (0: none)
+    shared_dim: int = 128
+    hierarchical: bool = True
+    attention: int = 64
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -222,6 +239,23 @@ class ConsistencyConfig:
 
 
 @dataclass
+class PathLengthConfig:
+    """StyleGAN2's path-length regularisation of G (tricks=[path_length], arch=stylegan2)."""
+
+    weight: float = 2.0
+    every: int = 4  # lazy: every N-th G update, scaled by N
+    decay: float = 0.01  # of the running mean path length
+    batch_shrink: int = 2  # computed on batch_size / batch_shrink samples
+
+
+@dataclass
+class OrthogonalConfig:
+    """BigGAN's orthogonal regularisation of G (tricks=[orthogonal], arch=biggan)."""
+
+    strength: float = 1e-4
+
+
+@dataclass
 class TricksConfig:
     minibatch_discrimination: MinibatchDiscriminationConfig | None = None
     historical_averaging: HistoricalAveragingConfig | None = None
@@ -237,6 +271,8 @@ class TricksConfig:
     ada: ADAConfig | None = None
     lecam: LeCamConfig | None = None
     consistency: ConsistencyConfig | None = None
+    path_length: PathLengthConfig | None = None
+    orthogonal: OrthogonalConfig | None = None
 
 
 @dataclass
@@ -391,6 +427,8 @@ class SampleConfig:
     seed: int | None = None
     ema: bool = True
     batch_size: int = 500
+    # StyleGAN2: pull each w towards the average w by this factor, in (0, 1]; 1: no truncation
+    truncation: float = 1.0
     device: str = "auto"
     verbose: bool = False
 

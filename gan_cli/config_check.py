@@ -31,6 +31,7 @@ from omegaconf.errors import ConfigAttributeError, ConfigKeyError, ValidationErr
 from gan_cli.config_ranges import check_ranges
 from gan_cli.errors import GanError
 from gan_cli.metrics.settings import check_metrics_settings
+from gan_cli.models import check_arch_knobs
 
 # Flags with which Hydra prints something instead of running: left entirely to Hydra.
 HYDRA_ONLY_FLAGS = ("help", "hydra_help", "info", "shell_completion", "config_path", "config_name",
@@ -127,6 +128,8 @@ class OverrideChecker:
         self._check_missing(cfg)
         if isinstance(cfg.get("metrics"), DictConfig):
             check_metrics_settings(cfg.metrics)
+        if isinstance(cfg.get("arch"), DictConfig) and cfg.arch.get("name"):
+            check_arch_knobs(cfg.arch)
         check_ranges(cfg)
         return cfg
 

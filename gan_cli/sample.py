@@ -30,6 +30,8 @@ def run_sample(cfg) -> dict:
         raise GanError("gan sample needs checkpoint=PATH and out=DIR (PNG files) or out=FILE.npz")
     if cfg.n < 1:
         raise GanError(f"n={cfg.n}: ask for at least one sample")
+    if not 0.0 < cfg.truncation <= 1.0:
+        raise GanError(f"truncation={cfg.truncation} must be in (0, 1]: 1 keeps every w, 0.7 is the usual choice")
     out = Path(cfg.out).expanduser()
     if out.suffix == ".npz":
         check_file_target(out)
@@ -38,6 +40,12 @@ def run_sample(cfg) -> dict:
     device = resolve_device(cfg.device)
     ckpt = ckpt_io.safe_load(Path(cfg.checkpoint).expanduser())
     G, spec, num_classes = load_generator(ckpt, device, ema=cfg.ema)
+    if cfg.truncation != 1.0:
+        if not hasattr(G, "truncation"):
+            arch = config_from_checkpoint(ckpt).arch.name
+            raise GanError(f"truncation={cfg.truncation} pulls w towards its average, which needs a mapping network: "
+                           f"this checkpoint is arch={arch}, not stylegan2; drop truncation")
+        G.truncation = cfg.truncation
     class_labels(1, num_classes, cfg.label)  # refuses a class the model does not have
     run_seed = config_from_checkpoint(ckpt).seed
     seed = (run_seed if cfg.seed is None else cfg.seed) + EVAL_SEED_OFFSET

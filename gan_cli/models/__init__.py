@@ -7,12 +7,17 @@ from collections.abc import Callable
 from torch import nn
 
 from gan_cli.errors import GanError
+from gan_cli.models.biggan import BigGANDiscriminator, BigGANGenerator
 from gan_cli.models.dcgan import DCGANGenerator, dcgan_discriminator
 from gan_cli.models.growth import GrowthSchedule
 from gan_cli.models.layers import dcgan_init
 from gan_cli.models.mlp import MLPGenerator, mlp_discriminator
 from gan_cli.models.progan import ProGANGenerator, progan_discriminator
 from gan_cli.models.resnet import VARIANTS, ResNetGenerator, resnet_discriminator
+from gan_cli.models.stylegan2 import StyleGAN2Discriminator, StyleGAN2Generator
+
+# weight initialisations an arch offers besides `default` (its own) and `dcgan`
+ARCH_INITS = {"biggan": ("ortho", "n02")}
 
 # name -> function(arch_cfg, data, d_options) -> (G, D). Later archs register here.
 ARCHS: dict[str, Callable] = {}
@@ -98,6 +103,60 @@ def _progan(cfg, data, num_classes: int, d_options: dict):
     return G, D
 
 
+def _own_d_layers(cfg, d_options: dict) -> None:
+    """stylegan2 and biggan build their whole D themselves (stylegan2 has its own minibatch stddev)."""
+    if d_options:
+        raise GanError(f"arch={cfg.name} builds its own discriminator: drop tricks "
+                       f"{', '.join(sorted(d_options))} (arch.mbstd_group_size sets stylegan2's minibatch stddev)")
+
+
+def _power_of_two(cfg, data, smallest: int) -> None:
+    r = data.resolution
+    if r < smallest or r & (r - 1):
+        raise GanError(f"arch={cfg.name} doubles the resolution block by block: dataset.resolution={r} must be a power "
+                       f"of two, at least {smallest} (e.g. 32, 64, 128)")
+
+
+@register_arch("stylegan2")
+def _stylegan2(cfg, data, num_classes: int, d_options: dict):
+    _needs_images(cfg, data)
+    _own_init(cfg)
+    _own_d_layers(cfg, d_options)
+    _power_of_two(cfg, data, 8)
+    if cfg.d_architecture not in ("resnet", "orig"):
+        raise GanError(f"arch.d_architecture={cfg.d_architecture}: choose resnet or orig")
+    G = StyleGAN2Generator(cfg.z_dim, data.channels, data.resolution, num_classes, cfg.w_dim, cfg.mapping_layers,
+                           cfg.mapping_lr, cfg.channel_base, cfg.channel_max, cfg.conv_clamp, cfg.style_mixing)
+    D = StyleGAN2Discriminator(data.channels, data.resolution, num_classes, cfg.d_architecture, cfg.channel_base,
+                               cfg.channel_max, cfg.mbstd_group_size, cfg.conv_clamp)
+    return G, D
+
+
+@register_arch("biggan")
+def _biggan(cfg, data, num_classes: int, d_options: dict):
+    _needs_images(cfg, data)
+    _own_d_layers(cfg, d_options)
+    _power_of_two(cfg, data, 32)
+    if cfg.init == "dcgan":
+        raise GanError("arch=biggan initialises its own weights: use arch.init=ortho (the paper's, = default) or n02 "
+                       "(the CIFAR-10 script's)")
+    init = "ortho" if cfg.init == "default" else cfg.init
+    G = BigGANGenerator(cfg.z_dim, data.channels, data.resolution, num_classes, cfg.width, cfg.shared_dim,
+                        cfg.hierarchical, cfg.attention, init)
+    D = BigGANDiscriminator(data.channels, data.resolution, num_classes, cfg.width, cfg.attention, init)
+    return G, D
+
+
+def check_arch_knobs(cfg_arch) -> None:
+    """Knobs that belong to one arch, refused on the others (one line each, before any work)."""
+    mixing = cfg_arch.get("style_mixing") or 0.0
+    if mixing and cfg_arch.name != "stylegan2":
+        raise GanError(f"arch.style_mixing mixes the styles of a mapping network, which arch={cfg_arch.name} has not: "
+                       "use arch=stylegan2 or set arch.style_mixing=0")
+    if not 0.0 <= mixing <= 1.0:
+        raise GanError(f"arch.style_mixing={mixing} is a probability: choose a value in [0, 1] (the paper: 0.9)")
+
+
 def build_schedule(cfg_arch, data, networks: list[nn.Module]):
     """The arch's training schedule (progan's growing), or None: see models/growth.py."""
     if cfg_arch.name != "progan":
@@ -112,10 +171,12 @@ def build_models(cfg_arch, data, num_classes: int = 0, d_options: dict | None = 
     (minibatch_stddev=group_size, minibatch_discrimination=(B, C), in_channels multiplier...)."""
     if cfg_arch.name not in ARCHS:
         raise GanError(f"unknown arch '{cfg_arch.name}': choose one of {', '.join(sorted(ARCHS))}")
+    check_arch_knobs(cfg_arch)
+    own_inits = ARCH_INITS.get(cfg_arch.name, ())
+    if cfg_arch.init not in ("default", "dcgan", *own_inits):
+        raise GanError(f"unknown arch.init '{cfg_arch.init}': choose {', '.join(('dcgan', 'default', *own_inits))}")
     G, D = ARCHS[cfg_arch.name](cfg_arch, data, num_classes, dict(d_options or {}))
     if cfg_arch.init == "dcgan":
         dcgan_init(G)
         dcgan_init(D)
-    elif cfg_arch.init != "default":
-        raise GanError(f"unknown arch.init '{cfg_arch.init}': choose dcgan or default")
     return G, D

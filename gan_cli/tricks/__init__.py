@@ -16,7 +16,9 @@ from gan_cli.tricks import (  # noqa: F401
     lecam,
     minibatch_discrimination,
     minibatch_stddev,
+    orthogonal,
     pack,
+    path_length,
     r1,
     spectral_norm,
 )

@@ -55,6 +55,8 @@ class Trick:
     augments: str | None = None
     # Works on images only (augmentations): refused on 2-D point data in one line.
     images_only = False
+    # The one arch whose networks the trick regularises (path_length: stylegan2), or None for any.
+    arch: str | None = None
 
     def __init__(self, cfg, run_cfg):
         self.cfg = cfg  # this trick's own config node
