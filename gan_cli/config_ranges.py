@@ -83,7 +83,7 @@ RANGES: dict[type, dict[str, Range]] = {
     c.ArchConfig: {"z_dim": count(4096), "g_hidden": count(65536), "d_hidden": count(65536), "width": count(2048),
                    "w_dim": count(4096), "mapping_layers": count(64), "mapping_lr": positive(1),
                    "channel_base": count(2**20), "channel_max": count(4096), "conv_clamp": positive(),
-                   "mbstd_group_size": count(4096), "style_mixing": FRACTION, "shared_dim": count(4096),
+                   "mbstd_group_size": count(4096), "style_mixing": FRACTION, "shared_dim": non_negative(4096),
                    "attention": non_negative(2048)},
     c.LossConfig: {"clip": positive(), "gp_weight": non_negative(), "gp_center": non_negative(),
                    "dragan_scale": positive(), "div_k": non_negative(), "div_p": positive(), "lsgan_a": ANY,
