@@ -8,7 +8,6 @@ import json
 import pytest
 
 from tests._archs_helpers import (
-    CONF,
     loss_available,
     make_cfg,
     one_thread,  # noqa: F401  (used by pytestmark)
@@ -36,11 +35,6 @@ for _name in ("cifar10_biggan", "cifar10_biggan_diffaug", "cifar10_biggan_diffau
     PRESETS[_name] = ("hinge", write_fake_cifar10, SMALL_BIGGAN)
 
 
-def skip_until_diffaugment(preset: str) -> None:
-    """The DiffAugment presets select tricks=[diffaugment] (issue 15), merged separately."""
-    if "diffaug" in preset and not (CONF / "tricks" / "diffaugment.yaml").is_file():
-        pytest.skip(f"{preset} needs the diffaugment trick (issue 15), not in this branch yet")
-
 pytestmark = pytest.mark.usefixtures("one_thread")
 
 
@@ -55,7 +49,6 @@ def shrink(preset: str, root, run_dir) -> list[str]:
 
 @pytest.mark.parametrize("preset", sorted(PRESETS))
 def test_preset_composes_with_its_published_settings(preset):
-    skip_until_diffaugment(preset)
     loss, _, _ = PRESETS[preset]
     cfg = make_cfg([f"experiment={preset}"] + ([] if loss_available(loss) else ["loss=ns"]))
     assert cfg.experiment == preset and cfg.trainer.steps >= 100_000
@@ -81,7 +74,6 @@ def test_preset_composes_with_its_published_settings(preset):
 
 @pytest.mark.parametrize("preset", sorted(PRESETS))
 def test_preset_starts_trains_and_resumes(tmp_path, preset):
-    skip_until_diffaugment(preset)
     root, run = tmp_path / "data", tmp_path / "run"
     PRESETS[preset][1](root)
     assert run_cli(["train", *shrink(preset, root, run), "trainer.steps=2"]) == 0
