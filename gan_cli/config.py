@@ -245,7 +245,7 @@ class MetricsConfig:
     # | inception | classifier | none
     features: str = "auto"
     # fid | is | kid | pr (precision/recall) | dc (density/coverage)
-    names: list[str] = field(default_factory=lambda: ["fid", "is"])
+    names: list[str] = field(default_factory=lambda: ["fid", "is", "kid"])
     num_samples: int = 10000  # generated samples scored (50k is the usual protocol for papers)
     batch_size: int = 200
     # Path to the TF-ported Inception weights (pt_inception-2015-12-05-6726825d.pth); null:
