@@ -52,9 +52,8 @@ def test_ema_warmup_decay():
 
 
 def test_ema_warmup_on_a_known_weight():
-    from tests.test_tricks import Point, trick
-
     from gan_cli.config import EMAConfig
+    from tests.test_tricks import Point, trick
 
     G = Point(0.0)
     ema = trick("ema", EMAConfig, decay=0.99, warmup=True)
