@@ -25,8 +25,7 @@ CASES = {
     "trainer=fastt": "trainer: there is no option 'fastt'; choose from: debug, default",
     "experiment=rng": "experiment: there is no option 'rng'; did you mean 'ring'? choose from:",
     "tricks=[emaa]": "tricks: there is no option 'emaa'; did you mean 'ema'?",
-    # (the default recipe uses ema since issue 13: r1 is a trick it does not use)
-    "tricks.r1.gamma=5": "tricks.r1.gamma=5: tricks.r1 is not in use in this config: select it with tricks=[r1]",
+    "tricks.ema.decay=0.5": "tricks.ema.decay=0.5: tricks.ema is not in use in this config: select it with tricks=[ema]",
     "tricks=[ema] tricks.ema.decayy=0.5": "tricks.ema.decayy is not a config key: did you mean tricks.ema.decay?",
     "arch.extra.depth=3": "arch.extra.depth is not in arch.extra yet: add it with +arch.extra.depth=...",
     "+experiment=ring": "+experiment=ring: experiment is already chosen in the defaults; write experiment=ring",
