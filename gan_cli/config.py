@@ -143,6 +143,8 @@ class OptimConfig:
     # Each network has its own optimizer (TTUR: different learning rates for G and D).
     g: OptimizerConfig = field(default_factory=OptimizerConfig)
     d: OptimizerConfig = field(default_factory=OptimizerConfig)
+    # none | linear | cosine: both learning rates fall to 0 at trainer.steps (gan_cli/lr_decay.py)
+    decay: str = "none"
 
 
 @dataclass
@@ -188,6 +190,12 @@ class SpectralNormConfig:
 class EMAConfig:
     decay: float = 0.999
     start_step: int = 0
+    # decay_t = min(decay, (1 + t) / (10 + t)) at step t: early on the average forgets the random
+    # initial weights quickly (TensorFlow's ExponentialMovingAverage num_updates)
+    warmup: bool = False
+    # recompute the EMA generator's batch-norm statistics from this many batches of its own
+    # samples before every sample grid and evaluation (0: copy G's, which belong to other weights)
+    bn_batches: int = 0
 
 
 @dataclass
@@ -313,7 +321,7 @@ class MetricsConfig:
     # | inception | classifier | none
     features: str = "auto"
     # fid | is | kid | pr (precision/recall) | dc (density/coverage)
-    names: list[str] = field(default_factory=lambda: ["fid", "is"])
+    names: list[str] = field(default_factory=lambda: ["fid", "is", "kid"])
     num_samples: int = 10000  # generated samples scored (50k is the usual protocol for papers)
     batch_size: int = 200
     # Path to the TF-ported Inception weights (pt_inception-2015-12-05-6726825d.pth); null:
@@ -442,7 +450,11 @@ class ClassifierConfig:
     batch_size: int = 128
     lr: float = 2e-3
     width: int = 32
-    feature_dim: int = 256
+    # 128 features (was 256) and float16 storage keep the file under 1 MB, small enough to ship
+    # inside the package (gan_cli/assets/); accuracy and the real floor are measured on the
+    # stored (rounded) weights
+    feature_dim: int = 128
+    weights_dtype: str = "float16"  # float16 | float32: how the weights are stored
     seed: int = 0
     device: str = "auto"
     # also write the file here; it is always stored as ~/.cache/gan/classifiers/<dataset>.pt

@@ -96,7 +96,7 @@ RANGES: dict[type, dict[str, Range]] = {
     c.FeatureMatchingConfig: {"weight": non_negative(), "adversarial": non_negative()},
     c.MinibatchStddevConfig: {"group_size": count(4096)},
     c.SpectralNormConfig: {"power_iterations": count(100)},
-    c.EMAConfig: {"decay": FRACTION, "start_step": non_negative(10**9)},
+    c.EMAConfig: {"decay": FRACTION, "start_step": non_negative(10**9), "bn_batches": non_negative(10**4)},
     c.PackConfig: {"m": count(64)},
     c.R1Config: {"gamma": non_negative(), "every": count(10**6)},
     c.TrainerConfig: {"steps": count(10**9), "max_minutes": positive(), "batch_size": count(65536),

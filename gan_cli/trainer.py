@@ -30,6 +30,7 @@ from gan_cli.divergence import DivergenceWatch, first_nonfinite, named_tensors
 from gan_cli.errors import DivergenceError, GanError
 from gan_cli.generation import generate, per_class_labels
 from gan_cli.loggers import build_logger
+from gan_cli.lr_decay import check_decay, lr_factor, set_learning_rate
 from gan_cli.metrics.scores import evaluate_generator
 from gan_cli.optim import build_optimizer
 from gan_cli.runtime import autocast, autocast_dtype, resolve_device, seed_everything, use_channels_last
@@ -72,6 +73,8 @@ class Trainer:
             self.D.to(memory_format=torch.channels_last)
         self.opt_g = build_optimizer(cfg.optim.g, self.G.parameters(), self.device)
         self.opt_d = build_optimizer(cfg.optim.d, self.D.parameters(), self.device)
+        self._lr_decay = cfg.optim.get("decay", "none")
+        check_decay(self._lr_decay)
         self.amp_dtype = autocast_dtype(t.amp, self.device)
         fp16 = self.amp_dtype == torch.float16
         self.scaler_d = torch.amp.GradScaler(self.device.type, enabled=fp16)
@@ -262,6 +265,8 @@ class Trainer:
             while self.step < t.steps:
                 step_start = time.perf_counter()
                 measure = (self.step + 1) % t.log_every == 0 or self.step + 1 == t.steps
+                if self._lr_decay != "none":
+                    self._decay_learning_rates(t.steps)
                 self.train_step(measure=measure)
                 if self.watch is not None:
                     bad_step = self.watch.post(self.step, self._acc)
@@ -289,6 +294,11 @@ class Trainer:
                     break
         self._restore_signal_handlers()
         return self._finish()
+
+    def _decay_learning_rates(self, steps: int) -> None:
+        factor = lr_factor(self._lr_decay, self.step, steps)
+        set_learning_rate(self.opt_g, self.cfg.optim.g.lr, factor)
+        set_learning_rate(self.opt_d, self.cfg.optim.d.lr, factor)
 
     def _over_time_budget(self) -> bool:
         """Checked at log steps only; under torchrun the ranks agree (any rank over: all stop)."""
@@ -386,9 +396,20 @@ class Trainer:
     def generate(self, z: torch.Tensor, y: torch.Tensor | None = None, batch: int = 500) -> torch.Tensor:
         return generate(self.nets.G_eval, z, y, batch)
 
+    def _prepare_eval_generator(self) -> None:
+        """Let tricks bring G_eval up to date (EMA: its own batch-norm statistics)."""
+        for trick in self.tricks:
+            trick.prepare_eval(self._eval_latent)
+
+    def _eval_latent(self, n: int, gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor | None]:
+        z = torch.randn(n, self.G.z_dim, device=self.device, generator=gen)
+        y = torch.randint(self.nets.num_classes, (n,), device=self.device, generator=gen) if self.nets.num_classes else None
+        return z, y
+
     def save_samples(self, name: str) -> None:
         if not distributed.is_main():
             return
+        self._prepare_eval_generator()
         x = self.generate(self.fixed_z, self.fixed_y)
         path = self.run_dir / "samples" / f"{name}.png"
         if self.spec.kind == "toy":
@@ -400,6 +421,7 @@ class Trainer:
     def evaluate(self, final: bool) -> dict:
         if not distributed.is_main():
             return {}
+        self._prepare_eval_generator()
         scores = evaluate_generator(self.nets.G_eval, self.spec, self.cfg, self.device, self.nets.num_classes)
         if scores:
             with open(self.run_dir / "scores.jsonl", "a") as f:

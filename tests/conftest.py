@@ -29,11 +29,20 @@ def _registered():
 
 @pytest.fixture(autouse=True)
 def _private_caches(tmp_path_factory, monkeypatch):
-    """Tests never see the user's stored classifiers, reference statistics or Inception weights
-    (with them, any run with the default metrics would score 10k samples at its end)."""
+    """Tests never see the user's stored classifiers, reference statistics or Inception weights,
+    nor the classifiers shipped in gan_cli/assets unless they ask for them (`shipped_assets`):
+    with them, any run with the default metrics would score 10k samples at its end."""
     base = tmp_path_factory.getbasetemp()
     monkeypatch.setenv("GAN_CACHE", str(base / "gan_cache"))
     monkeypatch.setenv("TORCH_HOME", str(base / "torch_home"))
+    monkeypatch.setenv("GAN_ASSETS", str(base / "no_assets"))
+
+
+@pytest.fixture
+def shipped_assets(monkeypatch) -> Path:
+    """The package's own gan_cli/assets, as an installed `gan` sees them."""
+    monkeypatch.delenv("GAN_ASSETS")
+    return REPO / "gan_cli" / "assets"
 
 
 def make_cfg(overrides: list[str] | None = None, config_name: str = "train"):

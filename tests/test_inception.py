@@ -194,6 +194,7 @@ def test_offline_without_weights_training_skips_with_one_line(tmp_path, monkeypa
 
     monkeypatch.setenv("TORCH_HOME", str(tmp_path))
     monkeypatch.setattr(urllib.request, "urlopen", offline)
+    monkeypatch.setattr(torch.hub, "urlopen", offline)  # the download goes through torch.hub
     monkeypatch.setattr(inception_weights, "_download_failure", None)
     monkeypatch.setattr(features, "_SAID", set())
     cfg = OmegaConf.create({"seed": 0, "metrics": OmegaConf.structured(MetricsConfig(features="inception"))})
@@ -206,3 +207,35 @@ def test_offline_without_weights_training_skips_with_one_line(tmp_path, monkeypa
     assert len([r for r in caplog.records if "skipped" in r.getMessage()]) == 1  # once per run
     with pytest.raises(GanError, match="Inception metrics skipped"):  # `gan eval`: the error itself
         evaluate_generator(torch.nn.Identity(), spec, cfg, "cpu", strict=True)
+
+
+def test_a_tampered_download_is_refused_and_removed(tmp_path, monkeypatch, caplog):
+    """The download is checked against the published sha256 prefix: a file that does not match
+    is deleted (no partial file either) and the reason is one line."""
+    from gan_cli.metrics import inception_weights
+
+    tampered = tmp_path / "served" / WEIGHTS_NAME
+    tampered.parent.mkdir()
+    tampered.write_bytes(b"not the Inception weights")
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
+    monkeypatch.setattr(inception_weights, "_download_failure", None)
+    monkeypatch.setattr(inception_weights, "WEIGHT_URLS", {WEIGHTS_NAME: tampered.as_uri()})
+    with caplog.at_level(logging.WARNING, logger="gan"), pytest.raises(WeightsUnavailable) as error:
+        locate_inception_weights(None, download=True)
+    message = str(error.value)
+    assert "refused and deleted" in message and "does not start with 6726825d" in message and "\n" not in message
+    hub = tmp_path / "torch" / "hub" / "checkpoints"
+    assert list(hub.iterdir()) == []  # neither the file nor torch.hub's .partial
+    assert any("refused and deleted" in r.getMessage() for r in caplog.records)
+
+
+def test_a_matching_download_is_kept(tmp_path, monkeypatch):
+    from gan_cli.metrics import inception_weights
+    from gan_cli.metrics.extractor import file_sha256
+
+    served = tmp_path / "served.pth"
+    served.write_bytes(b"any bytes")
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
+    dest = tmp_path / "torch" / "hub" / "checkpoints" / WEIGHTS_NAME
+    got = inception_weights._download(served.as_uri(), dest, hash_prefix=file_sha256(served)[:8])
+    assert got == dest and dest.read_bytes() == b"any bytes"

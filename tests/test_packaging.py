@@ -1,4 +1,5 @@
-"""The wheel must carry every subpackage and the top-level conf/ (as gan_cli/conf)."""
+"""The wheel must carry every subpackage, the top-level conf/ (as gan_cli/conf) and the shipped
+classifier with its manifest (gan_cli/assets)."""
 
 import subprocess
 import sys
@@ -23,6 +24,16 @@ def test_every_subpackage_is_listed_for_the_wheel():
     assert "gan_cli.conf" in listed
 
 
+def test_shipped_assets_are_package_data():
+    import fnmatch
+
+    patterns = pyproject()["tool"]["setuptools"]["package-data"]["gan_cli"]
+    assets = sorted((REPO / "gan_cli" / "assets").iterdir())
+    assert assets, "gan_cli/assets holds the shipped classifier"
+    for path in assets:
+        assert any(fnmatch.fnmatch(f"assets/{path.name}", p) for p in patterns), f"{path.name} is not package data"
+
+
 @pytest.mark.slow
 def test_wheel_contains_every_config_file(tmp_path):
     subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", str(tmp_path), str(REPO)], check=True)
@@ -32,6 +43,8 @@ def test_wheel_contains_every_config_file(tmp_path):
         assert f"gan_cli/conf/{yaml.relative_to(REPO / 'conf').as_posix()}" in names
     for module in ("__init__", "grid", "launch", "optuna"):
         assert f"hydra_plugins/gan_sweepers/{module}.py" in names
+    for asset in (REPO / "gan_cli" / "assets").iterdir():
+        assert f"gan_cli/assets/{asset.name}" in names
 
 
 def test_the_sweeper_plugins_are_listed_and_hydra_plugins_stays_a_namespace():

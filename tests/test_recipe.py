@@ -16,6 +16,7 @@ def test_default_run_is_the_named_experiment():
     assert cfg.experiment == "fashion_mnist_cpu"
     assert cfg.dataset.conditional and cfg.arch.width == 32
     assert cfg.trainer.max_minutes is not None and cfg.trainer.num_samples == 100  # a 10 x 10 grid, a row per class
+    assert list(cfg.metrics.names) == ["fid", "is", "kid"]  # issue 13: every default run ends with all three
 
 
 def test_recipe_values_stay_out_of_other_combinations():

@@ -56,7 +56,7 @@ def test_generated_in_batches_and_streamed(monkeypatch):
     monkeypatch.setattr(scores, "real_reference", lambda *a: ref)
     monkeypatch.setattr(scores, "fake_accumulator",
                         lambda *a: accumulators.append(image_metrics.fake_accumulator(*a)) or accumulators[-1])
-    cfg = OmegaConf.create({"seed": 1, "dataset": {"name": "folder"}, "metrics": OmegaConf.structured(MetricsConfig(num_samples=1000, batch_size=64))})
+    cfg = OmegaConf.create({"seed": 1, "dataset": {"name": "folder"}, "metrics": OmegaConf.structured(MetricsConfig(names=["fid", "is"], num_samples=1000, batch_size=64))})
     spec = DataSpec("image", "folder", (1, 8, 8), 1, 8, 0)
     G.train()
     result = scores.evaluate_generator(G, spec, cfg, "cpu")

@@ -33,6 +33,20 @@ def default_classifier_path(dataset: str) -> Path:
     return gan_cache() / "classifiers" / f"{dataset}.pt"
 
 
+def assets_dir() -> Path:
+    """The classifiers shipped inside the package (gan_cli/assets), or $GAN_ASSETS (the tests point
+    it at an empty folder, as they point GAN_CACHE away from the user's cache)."""
+    return Path(os.environ.get("GAN_ASSETS", Path(__file__).resolve().parents[1] / "assets")).expanduser()
+
+
+def shipped_classifier_path(dataset: str) -> Path:
+    return assets_dir() / f"{dataset}_classifier.pt"
+
+
+def shipped_manifest_path(dataset: str) -> Path:
+    return assets_dir() / f"{dataset}_classifier.json"
+
+
 def _block(c_in: int, c_out: int, stride: int = 1) -> list[nn.Module]:
     return [nn.Conv2d(c_in, c_out, 3, stride, 1, bias=False), nn.BatchNorm2d(c_out), nn.ReLU(inplace=True)]
 
@@ -63,9 +77,29 @@ class DomainClassifier(nn.Module):
 
 
 # ----------------------------------------------------------------------------- files
-def classifier_state(net: DomainClassifier, dataset: str, **facts) -> dict:
+STORAGE_DTYPES = {"float16": torch.float16, "float32": torch.float32}
+
+
+def stored_weights(net: DomainClassifier, weights_dtype: str = "float32") -> dict[str, torch.Tensor]:
+    """The state dict as it is written to the file: floating tensors in `weights_dtype` (float16
+    halves the file), integer buffers (BN's step count) untouched."""
+    if weights_dtype not in STORAGE_DTYPES:
+        raise GanError(f"weights_dtype={weights_dtype}: choose {' or '.join(STORAGE_DTYPES)}")
+    dtype = STORAGE_DTYPES[weights_dtype]
+    return {k: (v.detach().cpu().to(dtype) if v.is_floating_point() else v.detach().cpu()).clone()
+            for k, v in net.state_dict().items()}
+
+
+def round_to_storage(net: DomainClassifier, weights_dtype: str) -> DomainClassifier:
+    """Give `net` exactly the weights a later load of its file will have, so the test accuracy and
+    the floor measured now are those of the stored network."""
+    net.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in stored_weights(net, weights_dtype).items()})
+    return net
+
+
+def classifier_state(net: DomainClassifier, dataset: str, weights_dtype: str = "float32", **facts) -> dict:
     """Plain containers and tensors only (loads with weights_only=True)."""
-    weights = {k: v.detach().cpu().clone() for k, v in net.state_dict().items()}
+    weights = stored_weights(net, weights_dtype)
     return {"format": FORMAT, "version": VERSION, "dataset": dataset, "arch": dict(net.arch), "state_dict": weights,
             "weights_sha256": state_dict_sha256(weights)[:HASH_CHARS], **facts}
 
@@ -81,8 +115,14 @@ def load_classifier(path: str | Path) -> tuple[DomainClassifier, dict]:
         raise GanError(f"cannot load classifier {path} ({first}): train it again with `gan classifier`") from None
     if not isinstance(state, dict) or state.get("format") != FORMAT:
         raise GanError(f"{path} is not a `gan classifier` file: train one with `gan classifier dataset=<name>`")
-    net = DomainClassifier(**state["arch"])
-    net.load_state_dict(state["state_dict"])
+    try:
+        net = DomainClassifier(**state["arch"])
+        # float16-stored weights compute in float32 (load_state_dict copies into float32 tensors)
+        net.load_state_dict(state["state_dict"])
+    except Exception as e:  # noqa: BLE001 - a damaged or hand-edited file: one line
+        first = str(e).strip().splitlines()[0][:160] if str(e).strip() else type(e).__name__
+        raise GanError(f"{path} is a damaged `gan classifier` file ({first}): train it again with "
+                       f"`gan classifier dataset={state.get('dataset', '<name>')}`") from None
     return net.eval(), state
 
 
@@ -98,6 +138,7 @@ class ClassifierExtractor(FeatureExtractor):
                          provenance={
                              "extractor": f"gan classifier for {info['dataset']} ({arch['feature_dim']}-d penultimate layer)",
                              "weights": str(path) if path else None,
+                             "classifier_source": _source(path, info.get("dataset")),
                              "weights_sha256": sha,
                              "preprocessing": f"{'grey' if self.channels == 1 else 'RGB'} {self.resolution}x{self.resolution}, "
                                               "antialiased bilinear resize, [-1, 1]",
@@ -119,6 +160,16 @@ class ClassifierExtractor(FeatureExtractor):
 
     def forward(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         return self.net(self.prepare(images))
+
+
+def _source(path: str | None, dataset: str | None) -> str | None:
+    """shipped (in the package), cache (`gan classifier` here) or file (metrics.classifier)."""
+    if not path or not dataset:
+        return None
+    resolved = Path(path).resolve()
+    if resolved == shipped_classifier_path(dataset).resolve():
+        return "shipped"
+    return "cache" if resolved == default_classifier_path(dataset).resolve() else "file"
 
 
 # ----------------------------------------------------------------------------- class metrics

@@ -146,10 +146,15 @@ def compute_scores(fake: FeatureAccumulator, ref: Reference | None, names, mcfg,
             scores["class_accuracy"] = fake.label_hits / fake.labelled
     floor = getattr(extractor, "floor", None)
     if floor:
-        # what real data scores in this feature space: the best a generator can hope for
-        scores.update({f"{k}_floor": v for k, v in floor.items() if k in ("fid", "class_kl", "class_coverage")})
-        if "is" in floor:
-            scores["is_real"] = floor["is"]
+        # what real data scores in this feature space, the best a generator can hope for: each
+        # floor right after its score, so the final table reads "fid, fid_floor, is, is_floor, ..."
+        floors = {k: floor[k] for k in ("fid", "is", "kid", "class_kl", "class_coverage") if k in scores and k in floor}
+        ordered: dict = {}
+        for k, v in scores.items():
+            ordered[k] = v
+            if k in floors:
+                ordered[f"{k}_floor"] = floors[k]
+        scores = ordered
     return scores
 
 

@@ -1,14 +1,16 @@
 """Finding the TF-ported Inception weights: `metrics.inception_weights=PATH`, else the torch hub
-cache under either published file name, else a download into that cache. Offline and without
-them, `WeightsUnavailable` says so in one line with what to do; a score is never invented.
+cache under either published file name, else a download into that cache, verified against the
+published sha256 prefix (both file names end in it) by torch.hub.download_url_to_file: a file
+whose hash does not match is deleted and never used. Offline and without them,
+`WeightsUnavailable` says so in one line with what to do; a score is never invented.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
-import os
+import socket
 import urllib.error
-import urllib.request
 from pathlib import Path
 
 import torch
@@ -24,6 +26,7 @@ WEIGHT_URLS = {
     "weights-inception-2015-12-05-6726825d.pth":
         "https://github.com/toshas/torch-fidelity/releases/download/v0.2.0/weights-inception-2015-12-05-6726825d.pth",
 }
+SHA256_PREFIX = "6726825d"  # the published files' hash prefix, as both names carry it
 DOWNLOAD_TIMEOUT_S = 20
 _download_failure: str | None = None  # tried once per process: evaluations during training do not retry
 
@@ -55,6 +58,9 @@ def locate_inception_weights(path: str | None = None, download: bool = True) -> 
         for name, url in WEIGHT_URLS.items():
             try:
                 return _download(url, folder / name)
+            except HashMismatch as e:
+                _download_failure = str(e)
+                log.warning("%s", e)
             except (urllib.error.URLError, OSError, TimeoutError) as e:
                 _download_failure = f"the download failed: {getattr(e, 'reason', e)}"
     failure = _download_failure if download else failure
@@ -66,17 +72,37 @@ def locate_inception_weights(path: str | None = None, download: bool = True) -> 
     )
 
 
-def _download(url: str, dest: Path) -> Path:
+class HashMismatch(GanError):
+    """A downloaded file is not the published one (it has been deleted)."""
+
+
+@contextlib.contextmanager
+def _socket_timeout(seconds: float):
+    """torch.hub opens the URL without a timeout: an unreachable host must not hang a run's end."""
+    saved = socket.getdefaulttimeout()
+    socket.setdefaulttimeout(seconds)
+    try:
+        yield
+    finally:
+        socket.setdefaulttimeout(saved)
+
+
+def _download(url: str, dest: Path, hash_prefix: str = SHA256_PREFIX) -> Path:
+    """torch.hub's download: into a temporary file beside `dest`, moved into place only when its
+    sha256 starts with `hash_prefix`; otherwise the temporary file is removed and HashMismatch
+    says so in one line."""
     dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = dest.with_name(f".{dest.name}.{os.getpid()}.part")
     log.info("downloading Inception weights %s", url)
     try:
-        with urllib.request.urlopen(url, timeout=DOWNLOAD_TIMEOUT_S) as response, open(tmp, "wb") as f:
-            for block in iter(lambda: response.read(1 << 20), b""):
-                f.write(block)
-        os.replace(tmp, dest)
-    finally:
-        tmp.unlink(missing_ok=True)
+        with _socket_timeout(DOWNLOAD_TIMEOUT_S):
+            torch.hub.download_url_to_file(url, str(dest), hash_prefix=hash_prefix, progress=False)
+    except RuntimeError as e:
+        if "invalid hash value" not in str(e):
+            raise
+        dest.unlink(missing_ok=True)
+        raise HashMismatch(f"the download of {url} was refused and deleted: its sha256 does not start with "
+                           f"{hash_prefix} ({e}); fetch it again, or pass a verified copy as "
+                           "metrics.inception_weights=PATH") from None
     return dest
 
 
