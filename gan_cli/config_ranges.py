@@ -78,7 +78,8 @@ SEED = Range(0, 2**32 - 1)
 
 RANGES: dict[type, dict[str, Range]] = {
     c.DatasetConfig: {"resolution": Range(4, 2048), "channels": Range(1, 4), "max_in_memory_mb": non_negative(),
-                      "num_workers": non_negative(256), "std": positive(), "limit": count(10**9)},
+                      "num_workers": non_negative(256), "std": positive()},
+    # dataset.limit (an int N or a fraction in (0, 1]) is checked by gan_cli/data/subset.py, which knows both forms
     c.GrowConfig: {"start_resolution": Range(4, 1024), "stable_images": count(10**10), "fade_images": count(10**10)},
     c.ArchConfig: {"z_dim": count(4096), "g_hidden": count(65536), "d_hidden": count(65536), "width": count(2048),
                    "w_dim": count(4096), "mapping_layers": count(64), "mapping_lr": positive(1),
