@@ -48,10 +48,9 @@ class TrainPreflight:
         weight = [torch.nn.Parameter(torch.zeros(1))]
         for who in ("g", "d"):
             build_optimizer(cfg.optim[who], weight, torch.device("cpu"))
-        from gan_cli.loggers import LOGGERS
+        from gan_cli.loggers import logger_names
 
-        if cfg.logger not in LOGGERS:
-            raise GanError(f"logger={cfg.logger} is unknown: use one of {', '.join(LOGGERS)}")
+        logger_names(cfg.logger)  # a name or a list of known names (logger=[tensorboard,mlflow])
         spec = self._data_spec(cfg.dataset)
         if spec is not None:
             self._build(cfg, spec)

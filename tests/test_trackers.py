@@ -232,3 +232,14 @@ def test_a_tracker_never_costs_the_run(tmp_path, monkeypatch, caplog):
     assert len(calls) == 1  # left out after the first failure
     assert [r.getMessage() for r in caplog.records] == [
         "logger=mlflow failed (OSError: disk full); training goes on without it (metrics.jsonl has every value)"]
+
+
+def test_a_list_of_loggers_passes_the_checks_made_before_the_run(gan, tmp_path):
+    """The pre-run checks (gan_cli/preflight.py) take logger= as a name or a list, like the run."""
+    ok = gan("train", "dataset=ring", "arch=mlp", "trainer.steps=2", "metrics=none", "trainer.progress=false",
+             "logger=[jsonl,jsonl]", "hydra.run.dir=run", cwd=tmp_path)
+    assert ok.returncode == 0, ok.stderr[-2000:]
+    bad = gan("train", "dataset=ring", "arch=mlp", "logger=[jsonl,nope]", "hydra.run.dir=bad", cwd=tmp_path)
+    assert bad.returncode == 2 and bad.stderr.strip() == \
+        "error: logger=nope is unknown: use one of jsonl, tensorboard, mlflow, wandb (or a list of them)"
+    assert not (tmp_path / "bad").exists()
