@@ -342,3 +342,20 @@ def test_a_search_adds_its_best_trial_and_an_objective_plot(sweep, tmp_path, cap
     assert "best trial 2: modes = 8  optim.g.lr=0.002 loss=hinge  (2_c)" in out
     assert (tmp_path / "out" / "search.png").stat().st_size > 0
     assert "search.png" in (tmp_path / "out" / "report.md").read_text()
+
+
+def test_a_folder_of_unrelated_runs_gets_one_configuration_column(tmp_path):
+    """A day's folder (runs differing in many keys) shows one `configuration` column holding each
+    row's overrides, not a column per key that no terminal can show; a sweep keeps its columns."""
+    for i in range(3):
+        make_run(tmp_path / f"run{i}", [f"loss={'ns hinge lsgan'.split()[i]}", f"trainer.steps={100 * (i + 1)}",
+                                        f"optim.g.lr={i + 1}e-4", f"optim.d.lr={i + 1}e-4", f"arch.width={8 * (i + 1)}",
+                                        f"seed={i}"], summary={"status": "finished", "fid": 10.0 + i}, samples=None)
+    report = build_report(tmp_path, collect_runs(tmp_path))
+    assert len(report.keys) == 5 and report.key_columns == []
+    text = markdown(report, [])
+    header = next(line for line in text.splitlines() if line.startswith("| "))
+    assert header.split(" | ")[0] == "| configuration" and "loss" not in header
+    assert "loss=ns, trainer.steps=100, optim.g.lr=1e-4, optim.d.lr=1e-4, arch.width=8" in text
+    sweep = build_report(tmp_path, collect_runs(tmp_path)[:1] + [])  # one run: nothing differs
+    assert sweep.keys == [] and "| configuration" in markdown(sweep, [])

@@ -44,8 +44,8 @@ def caption(report: Report) -> list[str]:
 
 def _cells(report: Report, row: Row) -> dict[str, str]:
     """Column header -> text, shared by all three outputs."""
-    cells = {key: value for key, value in row.config.items()}
-    if not report.keys:
+    cells = {key: row.config[key] for key in report.key_columns}
+    if not report.key_columns:
         cells["configuration"] = row.label
     for key in report.score_keys:
         cells[score_header(key)] = fmt_stat(key, row.scores[key], scored_runs(row)) if key in row.scores else "-"
@@ -72,7 +72,7 @@ def print_report(report: Report, console: Console) -> None:
                   caption=escape("\n".join(caption(report))) or None)
     cells = [_cells(report, row) for row in report.rows]
     headers = list(cells[0]) if cells else []
-    config_columns = len(report.keys) or 1
+    config_columns = len(report.key_columns) or 1
     for i, header in enumerate(headers):
         numeric = i >= config_columns and header not in ("status", "seeds")
         table.add_column(header, justify="right" if numeric else "left", style="bold" if i < config_columns else None)
@@ -130,7 +130,7 @@ def markdown(report: Report, images: list[Path]) -> str:
     if best is not None:
         lines.append(f"best: **{_md(best.label)}** (★)  ")
     lines += ["", "| " + " | ".join(map(_md, headers)) + " |",
-              "|" + "|".join("---" if i < (len(report.keys) or 1) or h in ("status", "seeds") else "---:"
+              "|" + "|".join("---" if i < (len(report.key_columns) or 1) or h in ("status", "seeds") else "---:"
                              for i, h in enumerate(headers)) + "|"]
     for row, row_cells in zip(report.rows, cells):
         texts = []

@@ -60,7 +60,7 @@ def table(report: Report) -> tuple[list[dict], list[dict]]:
         cells = _cells(report, row)
         cells = {**{k: v for k, v in cells.items() if k != "seeds"}, "n": str(len(row.seeds)), "seeds": cells["seeds"]}
         if not columns:
-            config_columns = len(report.keys) or 1
+            config_columns = len(report.key_columns) or 1
             numeric = {score_header(k) for k in report.score_keys} | {"n", "wall time"}
             columns = [{"name": name, "numeric": name in numeric, "config": i < config_columns}
                        for i, name in enumerate(cells)]

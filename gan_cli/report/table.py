@@ -16,6 +16,8 @@ from gan_cli.report.runs import Run
 # The order statuses are listed in a row ("2 finished, 1 failed").
 STATUS_ORDER = ["finished", "running", "pending", "stopped", "diverged", "failed", "unknown"]
 PARTIAL = "†"  # marks a score that includes an unfinished run's latest evaluation
+# More differing override keys than this and the table shows one `configuration` column
+MAX_KEY_COLUMNS = 4
 
 
 @dataclass
@@ -77,6 +79,13 @@ class Report:
     rows: list[Row]  # best first
     score_keys: list[str]
     sort_keys: list[str]
+
+    @property
+    def key_columns(self) -> list[str]:
+        """The keys shown as columns of their own; a folder whose runs differ in more keys than
+        fit side by side (a day's unrelated runs) gets one `configuration` column instead, each
+        row's overrides as `k=v, ...`."""
+        return self.keys if len(self.keys) <= MAX_KEY_COLUMNS else []
 
     @property
     def name(self) -> str:
