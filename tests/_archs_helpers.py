@@ -3,6 +3,7 @@ datasets written in their real file formats (PNG/JPEG folders, CIFAR-10 pickles,
 
 from __future__ import annotations
 
+import contextlib
 import pickle
 from pathlib import Path
 
@@ -119,3 +120,18 @@ def assert_cli_resume_is_bit_identical(tmp_path: Path, arch: list[str], steps: i
     a, b = safe_load(straight / "checkpoints" / "final.pt"), safe_load(split / "checkpoints" / "final.pt")
     assert state_differences(a, b) == []
     return straight
+
+
+@contextlib.contextmanager
+def nudged(module: torch.nn.Module, name: str, by: float = 0.1):
+    """The named parameter's first element moved by `by` inside the block, restored after: the
+    equality tests must fail when one weight is off."""
+    p = dict(module.named_parameters())[name]
+    before = p.detach().clone()
+    try:
+        with torch.no_grad():
+            p.view(-1)[0] += by
+        yield
+    finally:
+        with torch.no_grad():
+            p.copy_(before)

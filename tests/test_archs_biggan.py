@@ -19,6 +19,7 @@ from gan_cli.tricks.orthogonal import orthogonal_penalty
 from tests._archs_helpers import (
     assert_cli_resume_is_bit_identical,
     make_cfg,
+    nudged,
     one_thread,  # noqa: F401  (used by pytestmark)
 )
 
@@ -102,29 +103,15 @@ def test_discriminator_equals_the_official_code(official):
                                   "out_bn.bias"])
 def test_one_perturbed_generator_weight_breaks_the_equality(official, name):
     f, G, _ = official
-    p = dict(G.named_parameters())[name]
-    before = p.detach().clone()
-    try:
-        with torch.no_grad():
-            p.view(-1)[0] += 0.1
+    with nudged(G, name):
         assert not torch.allclose(g_out(G, f), f["G_out_eval"], rtol=0, atol=1e-5)
-    finally:
-        with torch.no_grad():
-            p.copy_(before)
 
 
 @pytest.mark.parametrize("name", ["embed.parametrizations.weight.original", "blocks.0.1.o.parametrizations.weight.original"])
 def test_one_perturbed_discriminator_weight_breaks_the_equality(official, name):
     f, _, D = official
-    p = dict(D.named_parameters())[name]
-    before = p.detach().clone()
-    try:
-        with torch.no_grad():
-            p.view(-1)[0] += 0.1
-            assert not torch.allclose(D(f["x"], f["y"]), f["D_out_eval"], rtol=1e-6, atol=1e-5)
-    finally:
-        with torch.no_grad():
-            p.copy_(before)
+    with nudged(D, name), torch.no_grad():
+        assert not torch.allclose(D(f["x"], f["y"]), f["D_out_eval"], rtol=1e-6, atol=1e-5)
 
 
 # Counted with the official BigGAN.py: the paper's 128 px ImageNet model (G_ch = D_ch = 96, dim_z

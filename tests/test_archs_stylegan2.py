@@ -20,6 +20,7 @@ from gan_cli.tricks.path_length import PathLength
 from tests._archs_helpers import (
     assert_cli_resume_is_bit_identical,
     make_cfg,
+    nudged,
     one_thread,  # noqa: F401  (used by pytestmark)
     run_cli,
     tiny_folder_overrides,
@@ -84,29 +85,15 @@ def test_discriminator_equals_the_official_code(official):
                                   "blocks.1.conv1.noise_strength"])
 def test_one_perturbed_generator_weight_breaks_the_equality(official, name):
     f, G, _ = official
-    p = dict(G.named_parameters())[name]
-    before = p.detach().clone()
-    try:
-        with torch.no_grad():
-            p.view(-1)[0] += 0.1
+    with nudged(G, name):
         assert not torch.allclose(g_out(G, f), f["G_out"], rtol=0, atol=1e-5)
-    finally:
-        with torch.no_grad():
-            p.copy_(before)
 
 
 @pytest.mark.parametrize("name", ["blocks.0.skip.weight", "epilogue.fc.weight", "mapping.embed.weight"])
 def test_one_perturbed_discriminator_weight_breaks_the_equality(official, name):
     f, _, D = official
-    p = dict(D.named_parameters())[name]
-    before = p.detach().clone()
-    try:
-        with torch.no_grad():
-            p.view(-1)[0] += 0.1
-            assert not torch.allclose(D(f["x"], f["y"]), f["D_out"], rtol=0, atol=1e-5)
-    finally:
-        with torch.no_grad():
-            p.copy_(before)
+    with nudged(D, name), torch.no_grad():
+        assert not torch.allclose(D(f["x"], f["y"]), f["D_out"], rtol=0, atol=1e-5)
 
 
 # stylegan2-ada-pytorch's `cifar` config at 32 px (channel_base 32768, mapping 2 layers, D "orig",
