@@ -153,7 +153,7 @@ def _continue(run_dir: Path, cfg, overrides: list[str], started: list) -> dict:
     trainer = Trainer(cfg, run_dir)
     trainer.load_state_dict(state, source=last)
     trainer.last_checkpoint = last
-    if trainer.step >= cfg.trainer.steps and _status(run_dir) == "finished":
+    if trainer.step >= cfg.trainer.steps and run_status.status_of(run_status.read_summary(run_dir)) == "finished":
         raise GanError(f"{run_dir} already finished {trainer.step} steps: pass a larger trainer.steps to continue it")
     if trainer.step > cfg.trainer.steps:
         raise GanError(f"resume={run_dir}: trainer.steps={cfg.trainer.steps} is below step {trainer.step}, where the "
@@ -203,13 +203,6 @@ def _check_same_run(state: dict, cfg, path: Path) -> None:
     if saved.get("tricks") is not None and was_tricks != now_tricks:
         raise GanError(f"{path} was trained with tricks={was_tricks} but {config_file} says tricks={now_tricks}: "
                        "resume a run only from its own checkpoints")
-
-
-def _status(run_dir: Path) -> str | None:
-    try:
-        return json.loads((run_dir / "summary.json").read_text()).get("status")
-    except (OSError, json.JSONDecodeError):
-        return None
 
 
 def _truncate_logs(run_dir: Path, step: int) -> None:
