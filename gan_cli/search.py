@@ -18,16 +18,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from gan_cli.errors import GanError
+from gan_cli.metrics.registry import METRICS, score_keys
 
-# Which way is better, per score a run can report (summary.json keys).
-DIRECTIONS = {
-    "fid": "minimize", "kid": "minimize", "reverse_kl": "minimize",
-    "is": "maximize", "precision": "maximize", "recall": "maximize", "density": "maximize",
-    "coverage": "maximize", "modes": "maximize", "hq_fraction": "maximize",
-}
-# The metrics.names entry that produces each image score; the others are 2-D mixtures' own.
-IMAGE_METRIC = {"fid": "fid", "kid": "kid", "is": "is", "precision": "pr", "recall": "pr",
-                "density": "dc", "coverage": "dc"}
+# Which way is better, per score a run can report (summary.json keys), as each metric declares it:
+# the image metrics metrics.names picks and the 2-D mixtures' own.
+DIRECTIONS = {key: "maximize" if score.higher_is_better else "minimize"
+              for key, score in score_keys("image", "toy").items()}
+# The metrics.names entry that produces each image score.
+IMAGE_METRIC = {key: metric.name for metric in METRICS.values() if metric.kind == "image" for key in metric.scores}
 TOY_DATASETS = ("ring", "grid")
 
 
@@ -55,14 +53,20 @@ def objective_of(cfg) -> Objective:
     if key in IMAGE_METRIC:
         if toy:
             raise GanError(f"sweep.objective={key} is an image score; dataset={cfg.dataset.name} reports "
-                           "modes, hq_fraction and reverse_kl: choose one of those")
+                           f"{_listed(score_keys('toy'), 'and')}: choose one of those")
         if IMAGE_METRIC[key] not in list(cfg.metrics.names):
             raise GanError(f"sweep.objective={key} needs metrics.names to include {IMAGE_METRIC[key]} "
                            f"(now {list(cfg.metrics.names)})")
     elif not toy:
         raise GanError(f"sweep.objective={key} is scored on 2-D mixtures only (dataset=ring or grid): "
-                       f"for dataset={cfg.dataset.name} choose fid, kid, is, precision, recall, density or coverage")
+                       f"for dataset={cfg.dataset.name} choose {_listed(IMAGE_METRIC, 'or')}")
     return Objective(key, DIRECTIONS[key])
+
+
+def _listed(keys, conjunction: str) -> str:
+    """`a, b and c`"""
+    *others, last = keys
+    return f"{', '.join(others)} {conjunction} {last}" if others else last
 
 
 def trial_value(job_dir: Path, objective: Objective) -> tuple[float | None, str]:

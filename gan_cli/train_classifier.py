@@ -25,7 +25,6 @@ from gan_cli.errors import GanError
 from gan_cli.metrics.classifier import (
     ClassifierExtractor,
     DomainClassifier,
-    class_metrics,
     classifier_state,
     default_classifier_path,
     round_to_storage,
@@ -34,6 +33,7 @@ from gan_cli.metrics.extractor import file_sha256
 from gan_cli.metrics.fid import frechet_distance
 from gan_cli.metrics.image_metrics import FeatureAccumulator, Reference, accumulate, real_features_kept
 from gan_cli.metrics.kid import kernel_inception_distance
+from gan_cli.metrics.predicted_classes import class_metrics
 from gan_cli.metrics.reference import reference_path, write_reference
 from gan_cli.metrics.sources import dataset_images
 from gan_cli.runtime import resolve_device, seed_everything

@@ -14,11 +14,11 @@ from gan_cli.errors import GanError
 from gan_cli.metrics.classifier import (
     ClassifierExtractor,
     DomainClassifier,
-    class_metrics,
     classifier_state,
     load_classifier,
 )
 from gan_cli.metrics.features import MetricsSkipped, choose_extractor
+from gan_cli.metrics.predicted_classes import class_metrics
 from tests._archs_helpers import one_thread  # noqa: F401  (used by pytestmark)
 
 pytestmark = pytest.mark.usefixtures("one_thread")  # tiny networks: threads cost more than they save

@@ -171,14 +171,3 @@ def _source(path: str | None, dataset: str | None) -> str | None:
         return "shipped"
     return "cache" if resolved == default_classifier_path(dataset).resolve() else "file"
 
-
-# ----------------------------------------------------------------------------- class metrics
-def class_metrics(fake_counts: torch.Tensor, real_counts: torch.Tensor) -> dict[str, float]:
-    """class_coverage = sum_k min(p_k, q_k): the share of the real class distribution q that the
-    generated one p covers (1 = every class in its real proportion); class_kl = KL(p || q), the
-    mode-collapse protocol's reverse KL with the real class distribution as reference."""
-    p = fake_counts.double() / fake_counts.sum()
-    q = real_counts.double() / real_counts.sum()
-    nz = p > 0
-    kl = float((p[nz] * (p[nz] / q[nz]).log()).sum()) if bool((q[nz] > 0).all()) else math.inf
-    return {"class_coverage": float(torch.minimum(p, q).sum()), "class_kl": kl}

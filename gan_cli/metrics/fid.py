@@ -27,6 +27,7 @@ import numpy as np
 import torch
 
 from gan_cli.errors import GanError
+from gan_cli.metrics.registry import STATISTICS, Metric, Score, register_metric
 
 log = logging.getLogger("gan")
 
@@ -113,6 +114,19 @@ def warn_if_few(n: int, dims: int, what: str = "FID") -> None:
         log.warning("%s from %d samples: %sthe score is biased upwards for small N; use at least %d "
                     "(50k is the usual protocol) and compare only scores with the same N",
                     what, n, singular, MIN_SAMPLES)
+
+
+@register_metric("fid")
+class FID(Metric):
+    """The generated features' streamed mean and covariance against the reference's."""
+
+    scores = {"fid": Score("FID", higher_is_better=False)}
+    accumulates = frozenset({STATISTICS})
+
+    def compute(self, fake, ref, mcfg, extractor) -> dict:
+        mu, sigma = fake.stats.result()
+        warn_if_few(fake.seen, extractor.dims)
+        return {"fid": frechet_distance(mu, sigma, ref.mu, ref.sigma)}
 
 
 # ----------------------------------------------------------------------------- files

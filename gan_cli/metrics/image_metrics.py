@@ -1,10 +1,11 @@
 """Image metrics from a stream of batches: features are extracted batch by batch and folded into
 running statistics, so only one batch of images is ever alive.
 
-`metrics.names` picks: fid, is, kid, pr (precision/recall), dc (density/coverage). FID and IS
-keep memory flat as N grows; kid/pr/dc need the features themselves (N x d floats, not images).
-With the domain classifier, class coverage comes for free (and class accuracy for conditional
-generators), with the real train-vs-test floor the classifier file carries.
+`metrics.names` picks registered metrics (registry.py): fid, is, kid, pr (precision/recall), dc
+(density/coverage); each says what it accumulates, and the accumulator keeps each thing once. FID
+and IS keep memory flat as N grows; kid/pr/dc need the features themselves (N x d floats, not
+images). With the domain classifier, class coverage comes for free (and class accuracy for
+conditional generators), with the real train-vs-test floor the classifier file carries.
 """
 
 from __future__ import annotations
@@ -16,16 +17,13 @@ import numpy as np
 import torch
 
 from gan_cli.errors import GanError
-from gan_cli.metrics.classifier import class_metrics
 from gan_cli.metrics.extractor import FeatureExtractor
-from gan_cli.metrics.fid import MeanCovariance, frechet_distance, warn_if_few
+from gan_cli.metrics.fid import MeanCovariance
 from gan_cli.metrics.inception_score import InceptionScore
-from gan_cli.metrics.kid import kernel_inception_distance
-from gan_cli.metrics.prdc import density_coverage, precision_recall
+from gan_cli.metrics.registry import CLASS_COUNTS, FEATURE_ROWS, LOGITS, METRICS, STATISTICS, Metric
 
 log = logging.getLogger("gan")
 
-NEEDS_FEATURES = ("kid", "pr", "dc")
 KEEP_SEED = 2020
 
 
@@ -63,6 +61,7 @@ class FeatureAccumulator:
                 mask[np.random.RandomState(KEEP_SEED).choice(total, keep, replace=False)] = True
             self.keep_mask = torch.from_numpy(mask)
         self.kept: list[torch.Tensor] = []
+        self._rows: np.ndarray | None = None  # the kept rows joined, once (kid, pr and dc all read them)
         self.class_counts: torch.Tensor | None = None if not class_counts else torch.zeros(0)
         self.label_hits = 0
         self.labelled = 0
@@ -79,6 +78,7 @@ class FeatureAccumulator:
             mask = self.keep_mask[self.seen : self.seen + n]
             if mask.any():
                 self.kept.append(features[mask.to(features.device)].float().cpu())
+                self._rows = None
         if self.class_counts is not None:
             predicted = logits.argmax(1)
             counts = torch.bincount(predicted, minlength=logits.shape[1]).cpu()
@@ -89,7 +89,9 @@ class FeatureAccumulator:
         self.seen += n
 
     def features(self) -> np.ndarray | None:
-        return torch.cat(self.kept).numpy() if self.kept else None
+        if self._rows is None and self.kept:
+            self._rows = torch.cat(self.kept).numpy()
+        return self._rows
 
 
 def accumulate(batches, extractor: FeatureExtractor, acc: FeatureAccumulator) -> FeatureAccumulator:
@@ -101,54 +103,53 @@ def accumulate(batches, extractor: FeatureExtractor, acc: FeatureAccumulator) ->
     return acc
 
 
+def chosen_metrics(names, extractor: FeatureExtractor) -> list[Metric]:
+    """The metrics to compute, in registry order: those metrics.names lists, and with the domain
+    classifier as extractor those of its predicted classes."""
+    return [metric for metric in METRICS.values()
+            if metric.name in names or (metric.kind == "classes" and extractor.name == "classifier")]
+
+
+def _wanting(names, what: str) -> list[str]:
+    """The names (in the order given) of the metrics that accumulate `what`."""
+    return [n for n in names if what in METRICS[n].accumulates]
+
+
 def real_features_kept(names, mcfg, total: int, fake_total: int) -> int:
     """How many real feature rows kid/pr/dc use: metrics.real_features, else as many as there are
-    generated samples (precision/recall compare equal-size sets), at least one KID subset."""
-    if not any(n in NEEDS_FEATURES for n in names):
+    generated samples (precision/recall compare equal-size sets), at least what each needs (one
+    KID subset)."""
+    wanting = _wanting(names, FEATURE_ROWS)
+    if not wanting:
         return 0
     wanted = mcfg.real_features or fake_total
-    return min(total, max(wanted, mcfg.kid_subset_size if "kid" in names else 0))
+    return min(total, max(wanted, *(METRICS[n].real_rows_needed(mcfg) for n in wanting)))
 
 
 def fake_accumulator(total: int, names, mcfg, extractor: FeatureExtractor) -> FeatureAccumulator:
+    wanted = set().union(*(metric.accumulates for metric in chosen_metrics(names, extractor)))
     return FeatureAccumulator(
-        total, stats="fid" in names, inception_score="is" in names,
-        keep=total if any(n in NEEDS_FEATURES for n in names) else 0,
-        class_counts=extractor.name == "classifier", is_splits=mcfg.is_splits, is_shuffle=mcfg.is_shuffle,
+        total, stats=STATISTICS in wanted, inception_score=LOGITS in wanted,
+        keep=total if FEATURE_ROWS in wanted else 0,
+        class_counts=CLASS_COUNTS in wanted, is_splits=mcfg.is_splits, is_shuffle=mcfg.is_shuffle,
     )
 
 
 def compute_scores(fake: FeatureAccumulator, ref: Reference | None, names, mcfg, extractor: FeatureExtractor) -> dict:
-    """Every requested score, computed from the accumulated fake side and the reference."""
+    """Every chosen metric's scores, computed from the accumulated fake side and the reference."""
     scores: dict = {}
-    if "fid" in names:
-        mu, sigma = fake.stats.result()
-        warn_if_few(fake.seen, extractor.dims)
-        scores["fid"] = frechet_distance(mu, sigma, ref.mu, ref.sigma)
-    if "is" in names:
-        scores["is"], scores["is_std"] = fake.score.result()
-    fake_features = fake.features()
-    needs_real = [n for n in names if n in NEEDS_FEATURES]
-    if needs_real and (ref is None or ref.features is None):
-        raise GanError(f"{needs_real[0]} needs real features, but the reference holds statistics only: "
-                       "use a dataset, folder or .npz of images as the real set")
-    device = extractor.device
-    if "kid" in names:
-        scores["kid"], scores["kid_std"] = kernel_inception_distance(
-            fake_features, ref.features, mcfg.kid_subsets, mcfg.kid_subset_size, device=device)
-    if "pr" in names:
-        scores["precision"], scores["recall"] = precision_recall(fake_features, ref.features, mcfg.pr_k, device=device)
-    if "dc" in names:
-        scores["density"], scores["coverage"] = density_coverage(fake_features, ref.features, mcfg.dc_k, device=device)
-    if fake.class_counts is not None and ref is not None and ref.class_counts is not None:
-        scores.update(class_metrics(fake.class_counts, torch.as_tensor(ref.class_counts)))
-        if fake.labelled:
-            scores["class_accuracy"] = fake.label_hits / fake.labelled
+    chosen = chosen_metrics(names, extractor)
+    for metric in chosen:
+        if FEATURE_ROWS in metric.accumulates and (ref is None or ref.features is None):
+            raise GanError(f"{_wanting(names, FEATURE_ROWS)[0]} needs real features, but the reference holds "
+                           "statistics only: use a dataset, folder or .npz of images as the real set")
+        scores.update(metric.compute(fake, ref, mcfg, extractor))
     floor = getattr(extractor, "floor", None)
     if floor:
         # what real data scores in this feature space, the best a generator can hope for: each
         # floor right after its score, so the final table reads "fid, fid_floor, is, is_floor, ..."
-        floors = {k: floor[k] for k in ("fid", "is", "kid", "class_kl", "class_coverage") if k in scores and k in floor}
+        declared = {key for metric in chosen for key in metric.scores}  # not spreads such as is_std
+        floors = {k: floor[k] for k in scores if k in declared and k in floor}
         ordered: dict = {}
         for k, v in scores.items():
             ordered[k] = v
@@ -166,14 +167,8 @@ def provenance(extractor: FeatureExtractor, fake: FeatureAccumulator, ref: Refer
             prov["real_split"] = ref.split
         if ref.features is not None:
             prov["real_features"] = len(ref.features)
-    if "is" in names:
-        prov.update({"is_splits": mcfg.is_splits, "is_shuffle": mcfg.is_shuffle})
-    if "kid" in names:
-        prov.update({"kid_subsets": mcfg.kid_subsets, "kid_subset_size": mcfg.kid_subset_size})
-    if "pr" in names:
-        prov["pr_k"] = mcfg.pr_k
-    if "dc" in names:
-        prov["dc_k"] = mcfg.dc_k
+    for metric in chosen_metrics(names, extractor):
+        prov.update(metric.provenance(mcfg))
     floor = getattr(extractor, "floor", None)
     if floor:
         prov["floor"] = floor.get("description", "real test vs train")

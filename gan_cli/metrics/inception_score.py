@@ -13,6 +13,7 @@ import numpy as np
 import torch
 
 from gan_cli.errors import GanError
+from gan_cli.metrics.registry import LOGITS, Metric, Score, register_metric
 
 SHUFFLE_SEED = 2020
 
@@ -64,3 +65,24 @@ def inception_score(logits, splits: int = 10, shuffle: bool = True, seed: int = 
     score = InceptionScore(len(logits), splits, shuffle, seed)
     score.update(logits)
     return score.result()
+
+
+@register_metric("is")
+class IS(Metric):
+    """The Inception Score of the generated samples alone (and its spread over the splits)."""
+
+    scores = {"is": Score("IS", higher_is_better=True)}
+    accumulates = frozenset({LOGITS})
+    needs_real = False
+
+    def compute(self, fake, ref, mcfg, extractor) -> dict:
+        mean, std = fake.score.result()
+        return {"is": mean, "is_std": std}
+
+    def provenance(self, mcfg) -> dict:
+        return {"is_splits": mcfg.is_splits, "is_shuffle": mcfg.is_shuffle}
+
+    def check_settings(self, mcfg) -> None:
+        if mcfg.num_samples < mcfg.is_splits:
+            raise GanError(f"metrics.num_samples={mcfg.num_samples} is fewer than metrics.is_splits={mcfg.is_splits}: "
+                           "raise num_samples")

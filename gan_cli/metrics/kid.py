@@ -13,6 +13,7 @@ import numpy as np
 import torch
 
 from gan_cli.errors import GanError
+from gan_cli.metrics.registry import FEATURE_ROWS, Metric, Score, register_metric
 
 SEED = 2020
 
@@ -50,3 +51,28 @@ def kernel_inception_distance(features1, features2, subsets: int = 100, subset_s
         i2 = torch.from_numpy(rng.choice(n2, subset_size, replace=False)).to(device)
         values.append(mmd2_unbiased(f1[i1], f2[i2]))
     return float(np.mean(values)), float(np.std(values))
+
+
+@register_metric("kid")
+class KID(Metric):
+    """MMD^2 between subsets of the generated and the kept real feature rows."""
+
+    scores = {"kid": Score("KID", higher_is_better=False)}
+    accumulates = frozenset({FEATURE_ROWS})
+
+    def compute(self, fake, ref, mcfg, extractor) -> dict:
+        mean, std = kernel_inception_distance(fake.features(), ref.features, mcfg.kid_subsets, mcfg.kid_subset_size,
+                                              device=extractor.device)
+        return {"kid": mean, "kid_std": std}
+
+    def provenance(self, mcfg) -> dict:
+        return {"kid_subsets": mcfg.kid_subsets, "kid_subset_size": mcfg.kid_subset_size}
+
+    def check_settings(self, mcfg) -> None:
+        if mcfg.num_samples < mcfg.kid_subset_size:
+            raise GanError(f"metrics.num_samples={mcfg.num_samples} is fewer than metrics.kid_subset_size="
+                           f"{mcfg.kid_subset_size} (KID draws subsets of that size): raise num_samples or lower "
+                           "kid_subset_size")
+
+    def real_rows_needed(self, mcfg) -> int:
+        return mcfg.kid_subset_size  # at least one subset

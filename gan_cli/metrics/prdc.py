@@ -15,6 +15,7 @@ from __future__ import annotations
 import torch
 
 from gan_cli.errors import GanError
+from gan_cli.metrics.registry import FEATURE_ROWS, Metric, Score, register_metric
 
 CHUNK = 2048
 
@@ -58,3 +59,31 @@ def density_coverage(fake, real, k: int = 5, device=None) -> tuple[float, float]
     nearest_fake = torch.cat([torch.cdist(part, fake).min(1).values for part in real.split(CHUNK)])
     coverage = (nearest_fake < real_radii).double().mean()
     return float(density), float(coverage)
+
+
+@register_metric("pr")
+class PrecisionRecall(Metric):
+    scores = {"precision": Score("precision", higher_is_better=True),
+              "recall": Score("recall", higher_is_better=True)}
+    accumulates = frozenset({FEATURE_ROWS})
+
+    def compute(self, fake, ref, mcfg, extractor) -> dict:
+        precision, recall = precision_recall(fake.features(), ref.features, mcfg.pr_k, device=extractor.device)
+        return {"precision": precision, "recall": recall}
+
+    def provenance(self, mcfg) -> dict:
+        return {"pr_k": mcfg.pr_k}
+
+
+@register_metric("dc")
+class DensityCoverage(Metric):
+    scores = {"density": Score("density", higher_is_better=True),
+              "coverage": Score("coverage", higher_is_better=True)}
+    accumulates = frozenset({FEATURE_ROWS})
+
+    def compute(self, fake, ref, mcfg, extractor) -> dict:
+        density, coverage = density_coverage(fake.features(), ref.features, mcfg.dc_k, device=extractor.device)
+        return {"density": density, "coverage": coverage}
+
+    def provenance(self, mcfg) -> dict:
+        return {"dc_k": mcfg.dc_k}

@@ -23,6 +23,7 @@ from gan_cli.metrics.image_metrics import (
     provenance,
 )
 from gan_cli.metrics.reference import real_reference
+from gan_cli.metrics.registry import METRICS
 from gan_cli.metrics.settings import check_names
 from gan_cli.metrics.sources import EVAL_SEED_OFFSET, generated_images, generated_points
 from gan_cli.metrics.toy2d import mode_metrics
@@ -60,7 +61,8 @@ def _evaluate(G, spec, cfg, device, num_classes: int) -> dict:
     if extractor is None:
         return {}
     n = mcfg.num_samples
-    needs_real = names != ["is"] or extractor.name == "classifier"  # IS alone needs no real data
+    # IS alone needs no real data; the classifier's class scores do
+    needs_real = any(METRICS[name].needs_real for name in names) or extractor.name == "classifier"
     # a run on a subset (dataset.limit) is scored against the whole split, as small-data papers do
     ref = real_reference(whole_dataset(cfg.dataset), extractor, mcfg, names, n) if needs_real else None
     fake = fake_accumulator(n, names, mcfg, extractor)

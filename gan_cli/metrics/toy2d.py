@@ -11,6 +11,8 @@ import math
 
 import torch
 
+from gan_cli.metrics.registry import Metric, Score, register_metric
+
 
 def mode_metrics(points: torch.Tensor, means: torch.Tensor, std: float) -> dict[str, float]:
     points = points.detach().double().cpu()
@@ -32,3 +34,15 @@ def mode_metrics(points: torch.Tensor, means: torch.Tensor, std: float) -> dict[
         "hq_fraction": hq / len(points),
         "reverse_kl": reverse_kl,
     }
+
+
+@register_metric("modes")
+class ModeMetrics(Metric):
+    """The 2-D mixtures' scores, all three from one pass over the generated points: scores.py and
+    `gan eval` call mode_metrics with the points and the mixture (no features, no reference
+    statistics); this object says what the keys are and which way is better."""
+
+    kind = "toy"
+    scores = {"modes": Score("modes", higher_is_better=True),
+              "hq_fraction": Score("high-quality %", higher_is_better=True, percent=True),
+              "reverse_kl": Score("reverse KL", higher_is_better=False, null_means=math.inf)}

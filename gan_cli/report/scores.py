@@ -1,41 +1,16 @@
-"""What the report knows about score names: a readable label, which direction is better, and
-which score ranks a sweep.
+"""What the report knows about score names: a readable label, which direction is better (both
+declared by each metric, gan_cli/metrics/registry.py), and which score ranks a sweep.
 
-Scores are read generically (any numeric key of scores.jsonl is shown); this catalogue only makes
+Scores are read generically (any numeric key of scores.jsonl is shown); the catalogue only makes
 the known ones readable and orders them. Unknown keys keep their own name and no direction.
 """
 
 from __future__ import annotations
 
-import math
-from dataclasses import dataclass
+from gan_cli.metrics.registry import Score, score_keys
 
-
-@dataclass(frozen=True)
-class ScoreInfo:
-    label: str
-    higher_is_better: bool | None  # None: no known direction (not ranked, not highlighted)
-    percent: bool = False  # a fraction shown as a percentage
-    # JSON has no inf/nan: the trainer writes them as null. For reverse KL a null means "no
-    # high-quality sample at all", i.e. an infinite divergence, not a missing value.
-    null_means: float = math.nan
-
-
-KNOWN: dict[str, ScoreInfo] = {
-    "fid": ScoreInfo("FID", higher_is_better=False),
-    "is": ScoreInfo("IS", higher_is_better=True),
-    "kid": ScoreInfo("KID", higher_is_better=False),
-    "precision": ScoreInfo("precision", higher_is_better=True),
-    "recall": ScoreInfo("recall", higher_is_better=True),
-    "density": ScoreInfo("density", higher_is_better=True),
-    "coverage": ScoreInfo("coverage", higher_is_better=True),
-    "class_coverage": ScoreInfo("class coverage", higher_is_better=True),
-    "class_kl": ScoreInfo("class KL", higher_is_better=False),
-    "class_accuracy": ScoreInfo("class accuracy", higher_is_better=True),
-    "modes": ScoreInfo("modes", higher_is_better=True),
-    "hq_fraction": ScoreInfo("high-quality %", higher_is_better=True, percent=True),
-    "reverse_kl": ScoreInfo("reverse KL", higher_is_better=False, null_means=math.inf),
-}
+# Every score the registered metrics write, in registry order (the report's column order).
+KNOWN: dict[str, Score] = score_keys()
 
 # Keys of a scores row that are not scores: bookkeeping and provenance (sample counts, seeds,
 # timings). Strings (extractor names, hashes) are skipped anyway because they are not numbers.
@@ -50,14 +25,14 @@ def is_score_key(key: str, value) -> bool:
     # shows the spread over seeds instead.
     if key.endswith("_std"):
         return False
-    # What real data scores (gan_cli/metrics/image_metrics.py): a reference for G's scores, not one.
+    # What real data scores (gan_cli/metrics/image_metrics.py, the classifier's floor): a reference for G's scores, not one.
     if key.endswith("_floor") or key == "is_real":
         return False
     return value is None or (isinstance(value, (int, float)) and not isinstance(value, bool))
 
 
-def info(key: str) -> ScoreInfo:
-    return KNOWN.get(key, ScoreInfo(key, higher_is_better=None))
+def info(key: str) -> Score:
+    return KNOWN.get(key, Score(key, higher_is_better=None))
 
 
 def ordered(keys) -> list[str]:
