@@ -20,7 +20,7 @@ from rich.table import Table
 from gan_cli import checkpoint as ckpt_io
 from gan_cli.build import config_from_checkpoint
 from gan_cli.config import DatasetConfig
-from gan_cli.data import IMAGE_DATASETS, TOY_DATASETS
+from gan_cli.data import is_dataset
 from gan_cli.data.toy2d import GaussianMixture
 from gan_cli.errors import GanError
 from gan_cli.generation import load_generator
@@ -112,7 +112,7 @@ def eval_samples(cfg, device) -> dict:
     mcfg = cfg.metrics
     names = check_names(mcfg.names)
     real = cfg.real
-    real_is_dataset = real in IMAGE_DATASETS
+    real_is_dataset = is_dataset(real, "image")
     extractor = choose_extractor(mcfg, real if real_is_dataset else "folder", device)
     if extractor is None:
         raise GanError("metrics.features=none: choose inception or classifier to score images")
@@ -133,7 +133,7 @@ def eval_samples(cfg, device) -> dict:
 
 
 def eval_points(path: Path, real: str | None) -> dict:
-    if real not in TOY_DATASETS:
+    if not is_dataset(real, "toy"):
         raise GanError(f"{path} holds 2-D points: pass real=ring or real=grid (the mixture they should match)")
     points = read_npz(path)["points"]
     if points.ndim != 2 or points.shape[1] != 2:
