@@ -21,6 +21,7 @@ from gan_cli.generation import class_labels, load_generator
 from gan_cli.metrics.sources import EVAL_SEED_OFFSET, generated_images, generated_points
 from gan_cli.out_paths import check_file_target, check_folder_target
 from gan_cli.runtime import resolve_device
+from gan_cli.samples import write_pngs
 
 log = logging.getLogger("gan")
 
@@ -72,16 +73,3 @@ def save_npz(path: Path, **arrays) -> None:
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp.npz")
     np.savez(tmp, **arrays)
     tmp.replace(path)
-
-
-def write_pngs(folder: Path, batches) -> None:
-    from PIL import Image
-
-    folder.mkdir(parents=True, exist_ok=True)
-    i = 0
-    for x, y in batches:
-        for k, image in enumerate(x.permute(0, 2, 3, 1).cpu().numpy()):
-            suffix = "" if y is None else f"_class{int(y[k])}"
-            Image.fromarray(image[:, :, 0] if image.shape[2] == 1 else image).save(folder / f"{i:06d}{suffix}.png")
-            i += 1
-
