@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import torch
-from omegaconf import OmegaConf, open_dict
+from omegaconf import open_dict
 from torch import nn
 
 from gan_cli.data import DataSpec
@@ -86,6 +86,3 @@ def build_networks(cfg, spec: DataSpec, device: torch.device | str = "cpu") -> N
     nets.schedule = build_schedule(cfg.arch, spec, [G, D, nets.G_eval])
     return nets
 
-
-def config_from_checkpoint(ckpt: dict):
-    return OmegaConf.create(ckpt["config"])

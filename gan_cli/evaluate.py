@@ -18,7 +18,6 @@ from rich.console import Console
 from rich.table import Table
 
 from gan_cli import checkpoint as ckpt_io
-from gan_cli.build import config_from_checkpoint
 from gan_cli.config import DatasetConfig
 from gan_cli.data import is_dataset
 from gan_cli.data.toy2d import GaussianMixture
@@ -37,6 +36,7 @@ from gan_cli.metrics.settings import check_names
 from gan_cli.metrics.sources import image_files_or_npz, read_npz
 from gan_cli.metrics.toy2d import mode_metrics
 from gan_cli.out_paths import check_file_target
+from gan_cli.run_config import run_config
 from gan_cli.runtime import resolve_device
 from gan_cli.trainer import finite_or_none
 
@@ -75,7 +75,7 @@ def run_eval(cfg) -> dict:
 def eval_checkpoint(path: Path, cfg, device) -> dict:
     ckpt = ckpt_io.safe_load(path)
     G, spec, num_classes = load_generator(ckpt, device, ema=cfg.ema)
-    run_cfg = config_from_checkpoint(ckpt)
+    run_cfg = run_config(ckpt)
     with open_dict(run_cfg):
         run_cfg.metrics = OmegaConf.to_container(cfg.metrics, resolve=True)  # this command's metrics, not the run's
         if cfg.data_root:

@@ -61,10 +61,11 @@ def generate(G: nn.Module, z: torch.Tensor, y: torch.Tensor | None = None, batch
 def load_generator(checkpoint: dict, device: torch.device | str = "cpu", ema: bool = True):
     """(G, data spec, number of classes) from a loaded checkpoint (checkpoint.safe_load): the EMA
     generator when the run kept one and `ema`, else the trained G."""
-    from gan_cli.build import build_networks, config_from_checkpoint
+    from gan_cli.build import build_networks
     from gan_cli.data import DataSpec
+    from gan_cli.run_config import run_config
 
-    cfg = config_from_checkpoint(checkpoint)
+    cfg = run_config(checkpoint)
     spec = DataSpec.from_state(checkpoint["data_spec"])
     nets = build_networks(cfg, spec, device)
     nets.G.load_state_dict(checkpoint["G"])
