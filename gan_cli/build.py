@@ -59,9 +59,6 @@ def resolve_arch(cfg, loss: GANLoss, tricks: list[Trick] = ()) -> None:
             f"{penalised[0]} penalises per-sample gradients, which batch norm in the critic couples: "
             "use arch.d_norm=layer (or none, instance)"
         )
-    if loss.clips_weights and cfg.arch.get("d_spectral_norm"):
-        raise GanError(f"loss={cfg.loss.name} clips the critic's weights, which spectral norm (arch.d_spectral_norm) "
-                       "rescales: set arch.d_spectral_norm=false, or use loss=wgan_gp or hinge")
 
 
 def build_networks(cfg, spec: DataSpec, device: torch.device | str = "cpu") -> Networks:

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig, OmegaConf, open_dict
 
 # relative to the run folder
 SAVED_CONFIG = Path(".hydra") / "config.yaml"
@@ -29,10 +29,35 @@ def saved_config_path(run_dir: Path) -> Path:
 
 
 def run_config(source: dict | Path) -> DictConfig:
-    """The config of a loaded checkpoint (checkpoint.safe_load's dict) or of a run folder."""
+    """The config of a loaded checkpoint (checkpoint.safe_load's dict) or of a run folder, in
+    today's keys (configs saved by older versions are brought up to date, see `_upgrade`)."""
     if isinstance(source, dict):
-        return OmegaConf.create(source["config"])
-    return OmegaConf.load(saved_config_path(source))
+        return _upgrade(OmegaConf.create(source["config"]))
+    return _upgrade(OmegaConf.load(saved_config_path(source)))
+
+
+def _upgrade(cfg: DictConfig) -> DictConfig:
+    """Keys that older versions saved and this one has not:
+    - arch.d_spectral_norm (null: the resnet variant's choice, on for sngan): spectral norm of
+      resnet's D is tricks.spectral_norm now, and it builds D exactly as the old switch did;
+    - arch.extra: a free-form section nothing read."""
+    arch = cfg.get("arch")
+    if not isinstance(arch, DictConfig):
+        return cfg
+    with open_dict(cfg):
+        arch.pop("extra", None)
+        if "d_spectral_norm" not in arch:
+            return cfg
+        on = arch.pop("d_spectral_norm")
+        if on is None:
+            on = (arch.get("variant") or "sngan") == "sngan"
+        if on and arch.get("name") == "resnet":  # other archs never read the switch
+            trick = cfg.setdefault("tricks", {}).get("spectral_norm")
+            if trick is None:
+                cfg.tricks.spectral_norm = {"networks": "d", "power_iterations": 1}
+            elif trick.get("networks") == "g":  # the trick normalised G and the switch D
+                trick.networks = "both"
+    return cfg
 
 
 def save_resumed_config(run_dir: Path, config_yaml: str, overrides: list[str]) -> None:

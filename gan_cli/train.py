@@ -13,7 +13,7 @@ from omegaconf import OmegaConf
 from gan_cli import checkpoint as ckpt_io
 from gan_cli import distributed, preflight, run_status, sweep_state
 from gan_cli.errors import DivergenceError, GanError, RunFailed, RunStopped
-from gan_cli.run_config import save_resumed_config, saved_config_path
+from gan_cli.run_config import run_config, save_resumed_config, saved_config_path
 from gan_cli.trainer import Trainer
 
 log = logging.getLogger("gan")
@@ -180,7 +180,7 @@ def _record_resume(run_dir: Path, config_yaml: str, overrides: list[str], step: 
 
 def _check_same_run(state: dict, cfg, path: Path) -> None:
     """A checkpoint copied in from another run would fail deep inside load_state_dict."""
-    saved = state.get("config", {})
+    saved = run_config(state) if "config" in state else {}
     config_file = saved_config_path(path.parent.parent)
     for group in ("dataset", "arch", "loss"):
         was, now = saved.get(group, {}).get("name"), cfg[group].name
