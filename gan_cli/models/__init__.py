@@ -19,7 +19,7 @@ from gan_cli.models.stylegan2 import StyleGAN2Discriminator, StyleGAN2Generator
 # weight initialisations an arch offers besides `default` (its own) and `dcgan`
 ARCH_INITS = {"biggan": ("ortho", "n02")}
 
-# name -> function(arch_cfg, data, d_options) -> (G, D). Later archs register here.
+# name -> function(arch_cfg, data, num_classes, d_options) -> (G, D)
 ARCHS: dict[str, Callable] = {}
 
 # Archs whose D builder places spectral norm itself (d_options["spectral_norm"] = power iterations,
@@ -67,8 +67,8 @@ def _own_init(cfg) -> None:
 
 
 def _no_pack(cfg, d_options: dict) -> None:
-    # PacGAN's trick (branch `losses`) packs D's inputs through `Discriminator`; these bodies are
-    # not yet built for m times the channels.
+    # PacGAN's trick (tricks=[pack]) packs D's inputs through `Discriminator`; these bodies are
+    # not built for m times the channels.
     if d_options.pop("pack", 1) != 1:
         raise GanError(f"tricks=[pack] is not supported by arch={cfg.name} yet: use arch=dcgan or mlp, or drop pack")
 

@@ -71,11 +71,6 @@ class Run:
 
 
 # ----------------------------------------------------------------------------- reading files
-def read_jsonl(path: Path) -> list[dict]:
-    """The readable rows of a JSONL file; a line being written right now (truncated) is skipped."""
-    return read_jsonl_counting(path)[0]
-
-
 def read_jsonl_counting(path: Path) -> tuple[list[dict], int]:
     """(readable rows, number of lines that are not a JSON object): a line cut short by a kill
     or being written right now is skipped, and counted so that the report can say so."""
