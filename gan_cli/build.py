@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import torch
-from omegaconf import OmegaConf, open_dict
+from omegaconf import open_dict
 from torch import nn
 
 from gan_cli.data import DataSpec
@@ -59,9 +59,6 @@ def resolve_arch(cfg, loss: GANLoss, tricks: list[Trick] = ()) -> None:
             f"{penalised[0]} penalises per-sample gradients, which batch norm in the critic couples: "
             "use arch.d_norm=layer (or none, instance)"
         )
-    if loss.clips_weights and cfg.arch.get("d_spectral_norm"):
-        raise GanError(f"loss={cfg.loss.name} clips the critic's weights, which spectral norm (arch.d_spectral_norm) "
-                       "rescales: set arch.d_spectral_norm=false, or use loss=wgan_gp or hinge")
 
 
 def build_networks(cfg, spec: DataSpec, device: torch.device | str = "cpu") -> Networks:
@@ -86,6 +83,3 @@ def build_networks(cfg, spec: DataSpec, device: torch.device | str = "cpu") -> N
     nets.schedule = build_schedule(cfg.arch, spec, [G, D, nets.G_eval])
     return nets
 
-
-def config_from_checkpoint(ckpt: dict):
-    return OmegaConf.create(ckpt["config"])

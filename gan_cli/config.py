@@ -71,10 +71,9 @@ class ArchConfig:
     # dcgan: N(0, 0.02) weights as in the DCGAN paper | default: the arch's own (PyTorch's for
     # mlp and dcgan; Xavier as in SNGAN for resnet; N(0, 1) with run-time scaling for progan)
     init: str = "dcgan"
-    # resnet: sngan (sum pooling, spectral norm in D) | wgan_gp (mean pooling, no spectral norm)
+    # resnet: sngan (sum pooling) | wgan_gp (mean pooling). Spectral norm is tricks=[spectral_norm],
+    # which arch=resnet selects (conf/arch/resnet.yaml)
     variant: str | None = None
-    # resnet: spectral norm on every layer of D; null: the variant's choice
-    d_spectral_norm: bool | None = None
     # progan: the growing schedule (set by conf/arch/progan.yaml)
     grow: GrowConfig | None = None
     # stylegan2 (gan_cli/models/stylegan2.py; stylegan2-ada-pytorch's names in brackets):
@@ -94,7 +93,6 @@ class ArchConfig:
     shared_dim: int = 128
     hierarchical: bool = True
     attention: int = 64
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass

@@ -37,6 +37,11 @@ from gan_cli.models import check_arch_knobs
 HYDRA_ONLY_FLAGS = ("help", "hydra_help", "info", "shell_completion", "config_path", "config_name",
                     "config_dir", "experimental_rerun")
 GRAMMAR = "https://hydra.cc/docs/advanced/override_grammar/basic/"
+# Keys that are gone, and the way to say the same thing now.
+REMOVED_KEYS = {
+    "arch.d_spectral_norm": "spectral norm is a trick: tricks=[spectral_norm] normalises D (arch=resnet selects it; "
+                            "tricks.spectral_norm=null drops it)",
+}
 
 
 def check_command_line(config_name: str, conf_dir: str, argv: list[str], preflight=None) -> None:
@@ -179,9 +184,11 @@ class OverrideChecker:
         return GanError(f"{group}: there is no option '{option}'; {did_you_mean}choose from: {listing}")
 
     def unknown_key(self, full_key: str, object_type, overrides: list[str]) -> GanError:
+        if full_key in REMOVED_KEYS:
+            return GanError(f"{full_key} is no longer a config key: {REMOVED_KEYS[full_key]}")
         parent, _, leaf = full_key.rpartition(".")
         if object_type is not None and not dataclasses.is_dataclass(object_type):
-            # a free-form section (e.g. arch.extra): new keys are added with +
+            # a free-form section (e.g. hydra.job.env_set): new keys are added with +
             return GanError(f"{full_key} is not in {parent or 'the config'} yet: add it with +{full_key}=...")
         siblings = [f.name for f in dataclasses.fields(object_type)] if object_type else []
         guess = difflib.get_close_matches(leaf, siblings, n=1)

@@ -18,9 +18,8 @@ from rich.console import Console
 from rich.table import Table
 
 from gan_cli import checkpoint as ckpt_io
-from gan_cli.build import config_from_checkpoint
 from gan_cli.config import DatasetConfig
-from gan_cli.data import IMAGE_DATASETS, TOY_DATASETS
+from gan_cli.data import is_dataset
 from gan_cli.data.toy2d import GaussianMixture
 from gan_cli.errors import GanError
 from gan_cli.generation import load_generator
@@ -37,6 +36,7 @@ from gan_cli.metrics.settings import check_names
 from gan_cli.metrics.sources import image_files_or_npz, read_npz
 from gan_cli.metrics.toy2d import mode_metrics
 from gan_cli.out_paths import check_file_target
+from gan_cli.run_config import run_config
 from gan_cli.runtime import resolve_device
 from gan_cli.trainer import finite_or_none
 
@@ -75,7 +75,7 @@ def run_eval(cfg) -> dict:
 def eval_checkpoint(path: Path, cfg, device) -> dict:
     ckpt = ckpt_io.safe_load(path)
     G, spec, num_classes = load_generator(ckpt, device, ema=cfg.ema)
-    run_cfg = config_from_checkpoint(ckpt)
+    run_cfg = run_config(ckpt)
     with open_dict(run_cfg):
         run_cfg.metrics = OmegaConf.to_container(cfg.metrics, resolve=True)  # this command's metrics, not the run's
         if cfg.data_root:
@@ -112,7 +112,7 @@ def eval_samples(cfg, device) -> dict:
     mcfg = cfg.metrics
     names = check_names(mcfg.names)
     real = cfg.real
-    real_is_dataset = real in IMAGE_DATASETS
+    real_is_dataset = is_dataset(real, "image")
     extractor = choose_extractor(mcfg, real if real_is_dataset else "folder", device)
     if extractor is None:
         raise GanError("metrics.features=none: choose inception or classifier to score images")
@@ -133,7 +133,7 @@ def eval_samples(cfg, device) -> dict:
 
 
 def eval_points(path: Path, real: str | None) -> dict:
-    if real not in TOY_DATASETS:
+    if not is_dataset(real, "toy"):
         raise GanError(f"{path} holds 2-D points: pass real=ring or real=grid (the mixture they should match)")
     points = read_npz(path)["points"]
     if points.ndim != 2 or points.shape[1] != 2:

@@ -1,5 +1,5 @@
 """Drawing from a generator: class labels, batched eval-mode generation, and a generator loaded
-back from a checkpoint. What sample grids, `gan sample` (class=K) and `gan eval` share.
+back from a checkpoint. What sample grids, `gan sample` (label=K) and `gan eval` share.
 
 Every generator is called as G(z, y): y is None for unconditional models and a LongTensor of
 class indices for class-conditional ones (dataset.conditional=true).
@@ -7,7 +7,7 @@ class indices for class-conditional ones (dataset.conditional=true).
 
 from __future__ import annotations
 
-from pathlib import Path
+from collections.abc import Iterable, Iterator
 
 import torch
 from torch import nn
@@ -37,26 +37,35 @@ def per_class_labels(n: int, num_classes: int) -> tuple[torch.Tensor, int]:
     return torch.arange(shown).repeat_interleave(per_class), per_class
 
 
-@torch.no_grad()
-def generate(G: nn.Module, z: torch.Tensor, y: torch.Tensor | None = None, batch: int = 500) -> torch.Tensor:
-    """G(z, y) in eval mode, in batches, as float32 (G's mode is restored afterwards)."""
+def generate_batches(G: nn.Module, inputs: Iterable, device: torch.device | str) -> Iterator:
+    """(G(z, y) as float32, y) for each (z, y) of `inputs` (y None when unconditional), under
+    inference mode with G in eval mode, restored once the batches are done. The one road from G
+    to samples: sample grids, `gan sample` and the scores all draw through here."""
     was_training = G.training
     G.eval()
     try:
-        out = [G(zc, None if y is None else y[i : i + batch].to(zc.device)).float()
-               for i, zc in zip(range(0, len(z), batch), z.split(batch))]
+        for z, y in inputs:
+            with torch.inference_mode():
+                out = G(z.to(device), None if y is None else y.to(device)).float()
+            yield out, y
     finally:
         G.train(was_training)
-    return torch.cat(out)
+
+
+def generate(G: nn.Module, z: torch.Tensor, y: torch.Tensor | None = None, batch: int = 500) -> torch.Tensor:
+    """G(z, y) for all of z at once (the fixed noise of the sample grids), `batch` at a time."""
+    labels = [None] * len(z.split(batch)) if y is None else y.split(batch)
+    return torch.cat([x for x, _ in generate_batches(G, zip(z.split(batch), labels), z.device)])
 
 
 def load_generator(checkpoint: dict, device: torch.device | str = "cpu", ema: bool = True):
     """(G, data spec, number of classes) from a loaded checkpoint (checkpoint.safe_load): the EMA
     generator when the run kept one and `ema`, else the trained G."""
-    from gan_cli.build import build_networks, config_from_checkpoint
+    from gan_cli.build import build_networks
     from gan_cli.data import DataSpec
+    from gan_cli.run_config import run_config
 
-    cfg = config_from_checkpoint(checkpoint)
+    cfg = run_config(checkpoint)
     spec = DataSpec.from_state(checkpoint["data_spec"])
     nets = build_networks(cfg, spec, device)
     nets.G.load_state_dict(checkpoint["G"])
@@ -64,31 +73,3 @@ def load_generator(checkpoint: dict, device: torch.device | str = "cpu", ema: bo
         trick.load_state_dict(checkpoint["tricks"].get(trick.name, {}))
     G = nets.G_eval if ema else nets.G
     return G.eval(), spec, nets.num_classes
-
-
-def sample_class(G: nn.Module, n: int, num_classes: int, class_id: int | None = None, seed: int = 0,
-                 device: torch.device | str = "cpu", batch: int = 500) -> tuple[torch.Tensor, torch.Tensor | None]:
-    """n samples (float in [-1, 1] for images) of class `class_id` (or random classes), with the
-    labels used; the same seed gives the same samples."""
-    gen = torch.Generator().manual_seed(seed)
-    z = torch.randn(n, G.z_dim, generator=gen)
-    y = class_labels(n, num_classes, class_id, gen)
-    x = generate(G, z.to(device), None if y is None else y.to(device), batch)
-    return x, y
-
-
-def save_png_folder(images: torch.Tensor, folder: str | Path, prefix: str = "") -> list[Path]:
-    """One PNG per image (float in [-1, 1], (N, C, H, W)): folder/<prefix>000000.png, ..."""
-    from PIL import Image
-
-    from gan_cli.data import to_uint8
-
-    folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    arrays = to_uint8(images).cpu().permute(0, 2, 3, 1).numpy()
-    paths = []
-    for i, array in enumerate(arrays):
-        path = folder / f"{prefix}{i:06d}.png"
-        Image.fromarray(array[:, :, 0] if array.shape[2] == 1 else array).save(path)
-        paths.append(path)
-    return paths

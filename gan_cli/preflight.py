@@ -17,6 +17,7 @@ from pathlib import Path
 from omegaconf import DictConfig, OmegaConf, open_dict
 
 from gan_cli.errors import GanError
+from gan_cli.run_config import run_config, saved_config_path
 from gan_cli.run_status import read_summary, status_of
 
 
@@ -99,7 +100,7 @@ def resume_target(run_dir: Path) -> tuple[Path, Path]:
         raise GanError(f"resume={run_dir} is a file: give the run folder, e.g. resume={hint}")
     if not run_dir.is_dir():
         raise GanError(f"resume={run_dir}: there is no such folder; give a run folder under outputs/")
-    saved = run_dir / ".hydra" / "config.yaml"
+    saved = saved_config_path(run_dir)
     last = run_dir / "checkpoints" / "last.pt"
     if not saved.is_file():
         raise GanError(f"resume={run_dir}: no saved config ({saved}); is it a `gan train` run folder?")
@@ -118,12 +119,12 @@ def resumed_config(run_dir: Path, overrides: list[str], groups: set[str]) -> Dic
     from gan_cli.config import TrainConfig
     from gan_cli.config_ranges import check_ranges
 
-    saved, _ = resume_target(run_dir)
+    resume_target(run_dir)
     changed = [o for o in resume_overrides(overrides) if o.lstrip("+~").split("=")[0] in groups]
     if changed:
         raise GanError(f"resume continues the saved config; {changed[0]} changes a config group: start a new run instead")
     try:
-        cfg = OmegaConf.merge(OmegaConf.structured(TrainConfig), OmegaConf.load(saved),
+        cfg = OmegaConf.merge(OmegaConf.structured(TrainConfig), run_config(run_dir),
                               OmegaConf.from_dotlist([o.lstrip("+") for o in resume_overrides(overrides)]))
     except Exception as e:  # the saved file was edited by hand, or an override's type is wrong
         raise GanError(f"resume={run_dir}: {str(e).splitlines()[0]}") from e

@@ -15,12 +15,13 @@ from pathlib import Path
 import numpy as np
 
 from gan_cli import checkpoint as ckpt_io
-from gan_cli.build import config_from_checkpoint
 from gan_cli.errors import GanError
 from gan_cli.generation import class_labels, load_generator
 from gan_cli.metrics.sources import EVAL_SEED_OFFSET, generated_images, generated_points
 from gan_cli.out_paths import check_file_target, check_folder_target
+from gan_cli.run_config import run_config
 from gan_cli.runtime import resolve_device
+from gan_cli.samples import write_pngs
 
 log = logging.getLogger("gan")
 
@@ -40,14 +41,15 @@ def run_sample(cfg) -> dict:
     device = resolve_device(cfg.device)
     ckpt = ckpt_io.safe_load(Path(cfg.checkpoint).expanduser())
     G, spec, num_classes = load_generator(ckpt, device, ema=cfg.ema)
+    run_cfg = run_config(ckpt)
     if cfg.truncation != 1.0:
         if not hasattr(G, "truncation"):
-            arch = config_from_checkpoint(ckpt).arch.name
+            arch = run_cfg.arch.name
             raise GanError(f"truncation={cfg.truncation} pulls w towards its average, which needs a mapping network: "
                            f"this checkpoint is arch={arch}, not stylegan2; drop truncation")
         G.truncation = cfg.truncation
     class_labels(1, num_classes, cfg.label)  # refuses a class the model does not have
-    run_seed = config_from_checkpoint(ckpt).seed
+    run_seed = run_cfg.seed
     seed = (run_seed if cfg.seed is None else cfg.seed) + EVAL_SEED_OFFSET
     if spec.kind == "toy":
         if out.suffix != ".npz":
@@ -72,16 +74,3 @@ def save_npz(path: Path, **arrays) -> None:
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp.npz")
     np.savez(tmp, **arrays)
     tmp.replace(path)
-
-
-def write_pngs(folder: Path, batches) -> None:
-    from PIL import Image
-
-    folder.mkdir(parents=True, exist_ok=True)
-    i = 0
-    for x, y in batches:
-        for k, image in enumerate(x.permute(0, 2, 3, 1).cpu().numpy()):
-            suffix = "" if y is None else f"_class{int(y[k])}"
-            Image.fromarray(image[:, :, 0] if image.shape[2] == 1 else image).save(folder / f"{i:06d}{suffix}.png")
-            i += 1
-

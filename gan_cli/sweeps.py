@@ -17,6 +17,7 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.experimental.callback import Callback
 
 from gan_cli.console import console
+from gan_cli.run_config import SAVED_CONFIG
 
 FAILED = ("diverged", "failed", "stopped", "interrupted", "running")  # "running" after the sweep: the job died
 # The callback is added to every sweep by apps.run (so no command's YAML has to name it).
@@ -61,7 +62,7 @@ def record_failure(status: str, error: str) -> None:
 def job_outcomes(sweep_dir: Path, since: float = 0.0) -> list[dict]:
     """Each job folder of a sweep (those Hydra set up since `since`) with its status and error."""
     outcomes = []
-    for config in sorted(Path(sweep_dir).glob("*/.hydra/config.yaml")):
+    for config in sorted(Path(sweep_dir).glob(f"*/{SAVED_CONFIG}")):
         job_dir = config.parent.parent
         if config.stat().st_mtime < since:
             continue  # a job of an earlier sweep into the same folder

@@ -13,6 +13,7 @@ from omegaconf import OmegaConf
 from gan_cli import checkpoint as ckpt_io
 from gan_cli import distributed, preflight, run_status, sweep_state
 from gan_cli.errors import DivergenceError, GanError, RunFailed, RunStopped
+from gan_cli.run_config import run_config, save_resumed_config, saved_config_path
 from gan_cli.trainer import Trainer
 
 log = logging.getLogger("gan")
@@ -109,7 +110,7 @@ def resume_run(run_dir: Path, cli_cfg, started: list) -> dict:
     """Continue a run from its last checkpoint with its saved config.
 
     Plain `key=value` overrides given with `resume=` (e.g. a larger trainer.steps, a lower
-    optim.d.lr) are applied on top of the saved config and written into the run's .hydra/ files,
+    optim.d.lr) are applied on top of the saved config and written into the run's saved config (run_config.py),
     with a line in summary.json's `resumes` history, so the run's record says what it ran with;
     changing config groups is refused, and so is continuing a finished run without a larger
     trainer.steps (preflight.resumed_config, checked before Hydra started too).
@@ -168,31 +169,19 @@ def _continue(run_dir: Path, cfg, overrides: list[str], started: list) -> dict:
 
 
 def _record_resume(run_dir: Path, config_yaml: str, overrides: list[str], step: int) -> None:
-    """The run's .hydra/config.yaml and overrides.yaml say what it now runs with; summary.json
+    """The run's saved config and overrides say what it now runs with (run_config.py); summary.json
     keeps the history of resumes."""
-    hydra_dir = run_dir / ".hydra"
-    _atomic_write(hydra_dir / "config.yaml", config_yaml)
-    path = hydra_dir / "overrides.yaml"
-    before = [str(o) for o in (OmegaConf.load(path) if path.is_file() else [])]
-    keys = {o.lstrip("+").split("=", 1)[0] for o in overrides}
-    merged = [o for o in before if o.lstrip("+").split("=", 1)[0] not in keys] + list(overrides)
-    _atomic_write(path, OmegaConf.to_yaml(OmegaConf.create(merged)))
+    save_resumed_config(run_dir, config_yaml, overrides)
     history = run_status.read_summary(run_dir).get("resumes", [])
     history.append({"at_step": step, "overrides": list(overrides),
                     "time": datetime.now(timezone.utc).isoformat(timespec="seconds")})
     run_status.update_summary(run_dir, resumes=history)
 
 
-def _atomic_write(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text)
-    tmp.replace(path)
-
-
 def _check_same_run(state: dict, cfg, path: Path) -> None:
     """A checkpoint copied in from another run would fail deep inside load_state_dict."""
-    saved = state.get("config", {})
-    config_file = path.parent.parent / ".hydra" / "config.yaml"
+    saved = run_config(state) if "config" in state else {}
+    config_file = saved_config_path(path.parent.parent)
     for group in ("dataset", "arch", "loss"):
         was, now = saved.get(group, {}).get("name"), cfg[group].name
         if was is not None and was != now:

@@ -37,6 +37,19 @@ def run_cli(args: list[str]) -> int:
     return 0
 
 
+def sample_class(G, n: int, num_classes: int, class_id: int | None = None, seed: int = 0, device="cpu",
+                 batch: int = 500) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """n samples (float in [-1, 1] for images) of class `class_id` (or random classes), with the
+    labels used; the same seed gives the same samples."""
+    from gan_cli.generation import class_labels, generate
+
+    gen = torch.Generator().manual_seed(seed)
+    z = torch.randn(n, G.z_dim, generator=gen)
+    y = class_labels(n, num_classes, class_id, gen)
+    x = generate(G, z.to(device), None if y is None else y.to(device), batch)
+    return x, y
+
+
 def loss_available(name: str) -> bool:
     return (CONF / "loss" / f"{name}.yaml").is_file()
 

@@ -8,12 +8,15 @@ import torch
 from PIL import Image
 
 from gan_cli.checkpoint import safe_load
+from gan_cli.data import to_uint8
 from gan_cli.errors import GanError
-from gan_cli.generation import class_labels, load_generator, per_class_labels, sample_class, save_png_folder
+from gan_cli.generation import class_labels, load_generator, per_class_labels
+from gan_cli.samples import write_pngs
 from gan_cli.trainer import Trainer
 from tests._archs_helpers import (
     make_cfg,
     one_thread,  # noqa: F401  (used by pytestmark)
+    sample_class,
 )
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -53,7 +56,8 @@ def test_conditional_fashion_mnist_samples_a_chosen_class(tmp_path, arch):
     assert num_classes == 10 and spec.shape == (1, 28, 28)
     x, y = sample_class(G, 5, num_classes, class_id=3, seed=1)
     assert y.tolist() == [3] * 5 and x.shape == (5, 1, 28, 28)
-    paths = save_png_folder(x, tmp_path / "class3")
+    write_pngs(tmp_path / "class3", [(to_uint8(x), y)])
+    paths = sorted((tmp_path / "class3").glob("*.png"))
     assert len(paths) == 5 and all(Image.open(p).size == (28, 28) and Image.open(p).mode == "L" for p in paths)
     again, _ = sample_class(G, 5, num_classes, class_id=3, seed=1)
     assert torch.equal(x, again)  # same seed, same samples

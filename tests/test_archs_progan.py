@@ -14,7 +14,7 @@ import torch.nn.functional as F
 
 from gan_cli.checkpoint import safe_load
 from gan_cli.errors import GanError
-from gan_cli.generation import load_generator, sample_class
+from gan_cli.generation import load_generator
 from gan_cli.models.growth import GrowthSchedule
 from gan_cli.models.progan import (
     EqualizedConv2d,
@@ -29,6 +29,7 @@ from tests._archs_helpers import (
     make_cfg,
     one_thread,  # noqa: F401  (used by pytestmark)
     run_cli,
+    sample_class,
     tree_equal,
     write_png_folder,
 )

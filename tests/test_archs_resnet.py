@@ -57,29 +57,33 @@ def test_shapes_and_discriminator_interface(resolution):
 
 
 def test_projection_adds_the_class_embedding_dot_features():
-    D = resnet_discriminator(3, 32, 2, num_classes=4).eval()  # eval: spectral norm's estimate stays put
+    D = resnet_discriminator(3, 32, 2, num_classes=4, spectral_norm=1).eval()  # eval: spectral norm's estimate stays put
     x, y = torch.randn(3, 3, 32, 32), torch.tensor([1, 3, 0])
     h = D.features(x)
     expected = D.head(h).squeeze(1) + (D.embed(y) * h).sum(1)
     assert torch.allclose(D(x, y), expected, atol=1e-6)
 
 
-def test_spectral_norm_follows_the_variant():
-    def normalised(D):
-        return [n for n, m in D.named_modules() if parametrize.is_parametrized(m, "weight")]
+def normalised(D):
+    return [n for n, m in D.named_modules() if parametrize.is_parametrized(m, "weight")]
 
-    sn = resnet_discriminator(3, 32, 2, num_classes=2, variant="sngan")
+
+def test_spectral_norm_is_built_in_when_asked_whatever_the_variant():
+    # the spectral_norm trick asks (d_options), so D is normalised layer by layer as it is built
+    sn = resnet_discriminator(3, 32, 2, num_classes=2, variant="sngan", spectral_norm=1)
     convs = [n for n, m in sn.named_modules() if isinstance(m, torch.nn.Conv2d)]
     assert set(convs) <= set(normalised(sn)) and {"head", "embed"} <= set(normalised(sn))
     assert normalised(resnet_discriminator(3, 32, 2, variant="wgan_gp")) == []
-    assert normalised(resnet_discriminator(3, 32, 2, variant="wgan_gp", spectral=True))
-    assert normalised(resnet_discriminator(3, 32, 2, variant="sngan", spectral=False)) == []
+    assert normalised(resnet_discriminator(3, 32, 2, variant="wgan_gp", spectral_norm=1))
+    assert normalised(resnet_discriminator(3, 32, 2, variant="sngan")) == []
+    assert sn.head.parametrizations.weight[0].n_power_iterations == 1
+    assert resnet_discriminator(3, 32, 2, spectral_norm=3).head.parametrizations.weight[0].n_power_iterations == 3
     with pytest.raises(GanError, match="variant"):
         resnet_discriminator(3, 32, 2, variant="biggan")
 
 
 def test_spectral_norm_bounds_the_head():
-    D = resnet_discriminator(3, 32, 2)
+    D = resnet_discriminator(3, 32, 2, spectral_norm=1)
     D.train()
     for _ in range(5):  # power iterations converge on the largest singular value
         D(torch.randn(2, 3, 32, 32))
@@ -131,15 +135,21 @@ def test_resnet_trains_on_a_folder(tmp_path, resolution):
     assert (tmp_path / "run" / "samples" / "final.png").is_file()
 
 
-@pytest.mark.parametrize("variant, spectral", [("sngan", True), ("wgan_gp", False)])
-def test_the_run_config_records_the_variants_choices(variant, spectral):
-    # written into the config, so the saved run says what was built and tricks (spectral_norm) can check it
+@pytest.mark.parametrize("overrides, variant, spectral", [
+    (["arch=resnet"], "sngan", True),
+    (["arch=resnet", "tricks=[ema]"], "sngan", True),  # the arch selects spectral norm whatever tricks lists
+    (["arch=resnet", "arch.variant=wgan_gp", "tricks.spectral_norm=null"], "wgan_gp", False),
+    (["experiment=cifar10_wgan_gp_resnet", "loss=hinge"], "wgan_gp", False),
+])
+def test_the_run_config_records_the_variants_choices(overrides, variant, spectral):
+    # written into the config, so the saved run says what was built: spectral norm as tricks.spectral_norm
     from gan_cli.build import build_networks
     from gan_cli.data import DataSpec
 
-    cfg = make_cfg(["arch=resnet", f"arch.variant={variant}", "arch.width=1"])
-    build_networks(cfg, DataSpec("image", "x", (1, 28, 28), 1, 28, 10))
-    assert (cfg.arch.variant, cfg.arch.d_spectral_norm, cfg.arch.d_norm) == (variant, spectral, "none")
+    cfg = make_cfg([*overrides, "arch.width=1"])
+    D = build_networks(cfg, DataSpec("image", "x", (1, 28, 28), 1, 28, 10)).D
+    assert (cfg.arch.variant, cfg.tricks.spectral_norm is not None, cfg.arch.d_norm) == (variant, spectral, "none")
+    assert bool(normalised(D)) == spectral
 
 
 @pytest.mark.parametrize("name", ["resnet", "progan"])

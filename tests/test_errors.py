@@ -27,7 +27,11 @@ CASES = {
     "tricks=[emaa]": "tricks: there is no option 'emaa'; did you mean 'ema'?",
     "tricks.ema.decay=0.5": "tricks.ema.decay=0.5: tricks.ema is not in use in this config: select it with tricks=[ema]",
     "tricks=[ema] tricks.ema.decayy=0.5": "tricks.ema.decayy is not a config key: did you mean tricks.ema.decay?",
-    "arch.extra.depth=3": "arch.extra.depth is not in arch.extra yet: add it with +arch.extra.depth=...",
+    "hydra.job.env_set.FOO=1": "hydra.job.env_set.FOO is not in hydra.job.env_set yet: add it with "
+                               "+hydra.job.env_set.FOO=...",
+    "arch=resnet arch.d_spectral_norm=false": "arch.d_spectral_norm is no longer a config key: spectral norm is a "
+                                              "trick: tricks=[spectral_norm] normalises D (arch=resnet selects it; "
+                                              "tricks.spectral_norm=null drops it)",
     "+experiment=ring": "+experiment=ring: experiment is already chosen in the defaults; write experiment=ring",
     "~dataset": "dataset.name is not set: choose dataset=<",
     "trainer.steps=[1": "cannot read the override 'trainer.steps=[1'",

@@ -390,8 +390,9 @@ def test_gradient_penalty_losses_refuse_batch_norm_and_pick_layer_norm():
 
 
 def test_weight_clipping_refuses_a_spectrally_normalised_critic():
-    from gan_cli.build import resolve_arch
+    from gan_cli.build import build_networks
+    from gan_cli.data import DataSpec
 
-    cfg = compose_train(["arch=resnet", "loss=wgan"])  # the sngan variant normalises D
-    with pytest.raises(GanError, match="arch.d_spectral_norm=false"):
-        resolve_arch(cfg, build_loss(cfg.loss))
+    cfg = compose_train(["arch=resnet", "loss=wgan", "arch.width=1"])  # arch=resnet selects tricks=[spectral_norm]
+    with pytest.raises(GanError, match=r"tricks.spectral_norm=null"):
+        build_networks(cfg, DataSpec("image", "x", (1, 28, 28), 1, 28, 10))

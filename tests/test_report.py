@@ -18,7 +18,7 @@ from gan_cli.cli import _report_dir
 from gan_cli.errors import GanError
 from gan_cli.report import run_report
 from gan_cli.report.output import markdown
-from gan_cli.report.runs import collect_runs, parse_overrides, read_jsonl
+from gan_cli.report.runs import collect_runs, parse_overrides, read_jsonl_counting
 from gan_cli.report.scores import brief, primary
 from gan_cli.report.table import Stat, build_report, fmt_stat
 
@@ -90,8 +90,8 @@ def report_cfg(root: Path, **kw):
 def test_read_jsonl_skips_the_line_being_written(tmp_path):
     path = tmp_path / "m.jsonl"
     path.write_text('{"step": 1}\n{"step": 2}\n{"step": 3, "d/lo')
-    assert read_jsonl(path) == [{"step": 1}, {"step": 2}]
-    assert read_jsonl(tmp_path / "missing.jsonl") == []
+    assert read_jsonl_counting(path)[0] == [{"step": 1}, {"step": 2}]
+    assert read_jsonl_counting(tmp_path / "missing.jsonl")[0] == []
 
 
 def test_parse_overrides_drops_seed_hydra_and_prefixes():

@@ -13,7 +13,7 @@ import torch
 
 from gan_cli.data import to_uint8
 from gan_cli.errors import GanError
-from gan_cli.generation import class_labels
+from gan_cli.generation import class_labels, generate_batches
 
 # Seeds derived from the run seed: evaluation noise never shifts the training random stream, and
 # `gan sample` with the run's seed draws exactly the samples that were scored.
@@ -63,21 +63,15 @@ class NoiseStream:
 
 
 def generate(G, n: int, batch_size: int, seed: int, device, num_classes: int = 0, label: int | None = None) -> Iterator:
-    """(G(z, y) as float, y) in batches, under inference mode with G in eval mode (restored
-    afterwards)."""
+    """(G(z, y) as float, y) in batches of the evaluation noise (generation.generate_batches)."""
     noise = NoiseStream(G.z_dim, seed)
-    was_training = G.training
-    G.eval()
-    try:
+
+    def inputs():
         for start in range(0, n, batch_size):
             b = min(batch_size, n - start)
-            z = noise.next(b).to(device)
-            y = eval_labels(start, b, num_classes, label)
-            with torch.inference_mode():
-                out = G(z, None if y is None else y.to(device)).float()
-            yield out, y
-    finally:
-        G.train(was_training)
+            yield noise.next(b), eval_labels(start, b, num_classes, label)
+
+    return generate_batches(G, inputs(), device)
 
 
 def generated_images(G, n: int, batch_size: int, seed: int, device, num_classes: int = 0,

@@ -19,8 +19,14 @@ from gan_cli.models.stylegan2 import StyleGAN2Discriminator, StyleGAN2Generator
 # weight initialisations an arch offers besides `default` (its own) and `dcgan`
 ARCH_INITS = {"biggan": ("ortho", "n02")}
 
-# name -> function(arch_cfg, data, d_options) -> (G, D). Later archs register here.
+# name -> function(arch_cfg, data, num_classes, d_options) -> (G, D)
 ARCHS: dict[str, Callable] = {}
+
+# Archs whose D builder places spectral norm itself (d_options["spectral_norm"] = power iterations,
+# from tricks=[spectral_norm]), layer by layer as it creates them, so that a seed draws weights and
+# power-iteration vectors in the order it always did. On every other arch the trick normalises the
+# finished D, and the option is not passed to the builder.
+BUILDS_SPECTRAL_NORM = ("resnet",)
 
 
 def register_arch(name: str):
@@ -61,21 +67,19 @@ def _own_init(cfg) -> None:
 
 
 def _no_pack(cfg, d_options: dict) -> None:
-    # PacGAN's trick (branch `losses`) packs D's inputs through `Discriminator`; these bodies are
-    # not yet built for m times the channels.
+    # PacGAN's trick (tricks=[pack]) packs D's inputs through `Discriminator`; these bodies are
+    # not built for m times the channels.
     if d_options.pop("pack", 1) != 1:
         raise GanError(f"tricks=[pack] is not supported by arch={cfg.name} yet: use arch=dcgan or mlp, or drop pack")
 
 
 def resolve_arch_defaults(cfg_arch) -> None:
     """Write the arch's automatic choices into its config, where the run's saved config and the
-    tricks' checks see them: resnet's variant and whether its D is spectrally normalised."""
+    tricks' checks see them: resnet's variant."""
     if cfg_arch.name == "resnet":
         cfg_arch.variant = cfg_arch.variant or "sngan"
         if cfg_arch.variant not in VARIANTS:
             raise GanError(f"arch.variant={cfg_arch.variant} is not a resnet variant: choose {' or '.join(VARIANTS)}")
-        if cfg_arch.d_spectral_norm is None:
-            cfg_arch.d_spectral_norm = VARIANTS[cfg_arch.variant][1]
 
 
 @register_arch("resnet")
@@ -85,7 +89,7 @@ def _resnet(cfg, data, num_classes: int, d_options: dict):
     _no_pack(cfg, d_options)
     G = ResNetGenerator(cfg.z_dim, data.channels, data.resolution, cfg.width, cfg.g_norm, num_classes)
     D = resnet_discriminator(data.channels, data.resolution, cfg.width, cfg.d_norm, num_classes,
-                             cfg.variant or "sngan", cfg.d_spectral_norm, **d_options)
+                             cfg.variant or "sngan", **d_options)
     return G, D
 
 
@@ -175,7 +179,10 @@ def build_models(cfg_arch, data, num_classes: int = 0, d_options: dict | None = 
     own_inits = ARCH_INITS.get(cfg_arch.name, ())
     if cfg_arch.init not in ("default", "dcgan", *own_inits):
         raise GanError(f"unknown arch.init '{cfg_arch.init}': choose {', '.join(('dcgan', 'default', *own_inits))}")
-    G, D = ARCHS[cfg_arch.name](cfg_arch, data, num_classes, dict(d_options or {}))
+    d_options = dict(d_options or {})
+    if cfg_arch.name not in BUILDS_SPECTRAL_NORM:
+        d_options.pop("spectral_norm", None)
+    G, D = ARCHS[cfg_arch.name](cfg_arch, data, num_classes, d_options)
     if cfg_arch.init == "dcgan":
         dcgan_init(G)
         dcgan_init(D)

@@ -22,14 +22,14 @@ import math
 import torch
 import torch.nn.functional as F
 from torch import nn
-from torch.nn.utils.parametrizations import spectral_norm
+from torch.nn.utils import parametrizations
 
 from gan_cli.errors import GanError
 from gan_cli.models.dcgan import factor_resolution
 from gan_cli.models.layers import ConditionalNorm2d, Discriminator, MinibatchStddev, norm_2d
 
-# arch.variant -> (pooling, spectral norm in D by default)
-VARIANTS = {"sngan": ("sum", True), "wgan_gp": ("mean", False)}
+# arch.variant -> global pooling of D's last features
+VARIANTS = {"sngan": "sum", "wgan_gp": "mean"}
 
 
 def twos(n: int) -> int:
@@ -59,9 +59,11 @@ def xavier(module: nn.Module, gain: float = 1.0) -> nn.Module:
     return module
 
 
-def conv(c_in: int, c_out: int, kernel: int, gain: float, sn: bool = False) -> nn.Module:
+def conv(c_in: int, c_out: int, kernel: int, gain: float, sn: int | None = None) -> nn.Module:
+    """A Xavier-initialised conv; spectrally normalised as soon as it exists when `sn` gives the
+    power iterations per forward."""
     layer = xavier(nn.Conv2d(c_in, c_out, kernel, 1, kernel // 2), gain)
-    return spectral_norm(layer) if sn else layer
+    return parametrizations.spectral_norm(layer, n_power_iterations=sn) if sn else layer
 
 
 class GBlock(nn.Module):
@@ -90,7 +92,7 @@ class DBlock(nn.Module):
     when the shape changes. The first block ("optimised" in SNGAN's code) starts from the image:
     no activation or norm before its first conv, and its shortcut pools before the 1x1 conv."""
 
-    def __init__(self, c_in: int, c_out: int, norm: str, sn: bool, downsample: bool, first: bool = False):
+    def __init__(self, c_in: int, c_out: int, norm: str, sn: int | None, downsample: bool, first: bool = False):
         super().__init__()
         self.first, self.downsample = first, downsample
         hidden = c_out if first else c_in
@@ -143,12 +145,15 @@ class ResNetGenerator(nn.Module):
 
 
 def resnet_discriminator(channels: int, resolution: int, width: int = 64, norm: str = "none", num_classes: int = 0,
-                         variant: str = "sngan", spectral: bool | None = None, minibatch_stddev: int | None = None,
+                         variant: str = "sngan", spectral_norm: int | None = None, minibatch_stddev: int | None = None,
                          minibatch_discrimination=None) -> Discriminator:
+    """`spectral_norm`: power iterations per forward (tricks=[spectral_norm]), None for none. Every
+    layer is normalised as it is created, right after its Xavier draw, so a seed gives the weights
+    and power-iteration vectors it always gave (the trick normalising the finished D would draw
+    the vectors after all the weights)."""
     if variant not in VARIANTS:
         raise GanError(f"arch.variant={variant} is not a resnet variant: choose {' or '.join(VARIANTS)}")
-    pooling, default_sn = VARIANTS[variant]
-    sn = default_sn if spectral is None else spectral
+    pooling, sn = VARIANTS[variant], spectral_norm
     _, _, mults, downs = layout(resolution)
     chans = [m * width for m in mults]
     blocks = [DBlock(c_in, c_out, norm, sn, down, first=i == 0)
@@ -164,8 +169,9 @@ def resnet_discriminator(channels: int, resolution: int, width: int = 64, norm: 
     xavier(D.head)
     if D.embed is not None:
         xavier(D.embed)
+    D.spectral_norm_built_in = bool(sn)  # so the spectral_norm trick leaves D alone
     if sn:  # SNGAN normalises every layer of D, the projection embedding included (mimicry's cGAN-PD)
-        D.head = spectral_norm(D.head)
+        D.head = parametrizations.spectral_norm(D.head, n_power_iterations=sn)
         if D.embed is not None:
-            D.embed = spectral_norm(D.embed)
+            D.embed = parametrizations.spectral_norm(D.embed, n_power_iterations=sn)
     return D

@@ -18,6 +18,7 @@ from pathlib import Path
 import yaml
 
 from gan_cli.report.scores import is_score_key
+from gan_cli.run_config import SAVED_CONFIG, SAVED_OVERRIDES
 from gan_cli.run_status import status_of
 
 log = logging.getLogger("gan")
@@ -70,11 +71,6 @@ class Run:
 
 
 # ----------------------------------------------------------------------------- reading files
-def read_jsonl(path: Path) -> list[dict]:
-    """The readable rows of a JSONL file; a line being written right now (truncated) is skipped."""
-    return read_jsonl_counting(path)[0]
-
-
 def read_jsonl_counting(path: Path) -> tuple[list[dict], int]:
     """(readable rows, number of lines that are not a JSON object): a line cut short by a kill
     or being written right now is skipped, and counted so that the report can say so."""
@@ -182,9 +178,10 @@ def _error(summary: dict | None) -> str | None:
 
 def load_run(path: Path, root: Path) -> Run:
     hydra_dir = path / ".hydra"
-    overrides_raw = read_yaml(hydra_dir / "overrides.yaml")
+    overrides_raw = read_yaml(path / SAVED_OVERRIDES)
     overrides_raw = overrides_raw if isinstance(overrides_raw, list) else []
-    config = read_yaml(hydra_dir / "config.yaml")
+    # read leniently (a damaged file is a row with a problem, not a failed report), so not run_config()
+    config = read_yaml(path / SAVED_CONFIG)
     config = config if isinstance(config, dict) else {}
     hydra_cfg = read_yaml(hydra_dir / "hydra.yaml")
     choices, job_num, sweeper = {}, None, ""
@@ -244,7 +241,7 @@ def is_run_dir(path: Path) -> bool:
     Hydra saved for `gan train`; folders of other commands (`gan eval`, ...) are not runs."""
     if (path / "summary.json").is_file() or (path / "metrics.jsonl").is_file():
         return True
-    config = path / ".hydra" / "config.yaml"
+    config = path / SAVED_CONFIG
     if not config.is_file():
         return False
     data = read_yaml(config)

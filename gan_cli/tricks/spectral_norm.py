@@ -2,7 +2,13 @@
 weight of D (optionally G) is divided by its largest singular value, estimated by power
 iteration (torch.nn.utils.parametrizations.spectral_norm; the u, v vectors are buffers, saved
 with the network). PyTorch runs the power iteration on every training-mode forward, so D gets one
-iteration per call (a penalised loss calls D more than once per step)."""
+iteration per call (a penalised loss calls D more than once per step).
+
+The one road to spectral norm: `arch=resnet` selects this trick (conf/arch/resnet.yaml) rather
+than normalising D by itself, and `tricks.spectral_norm=null` drops it there. resnet's builder
+still places it on D, as each layer is created (models.BUILDS_SPECTRAL_NORM; such a D says
+`spectral_norm_built_in`), so its runs stay what they were; on every other arch `setup`
+normalises the finished networks."""
 
 from __future__ import annotations
 
@@ -27,21 +33,25 @@ def apply_spectral_norm(module: nn.Module, power_iterations: int = 1) -> nn.Modu
 class SpectralNorm(Trick):
     setup_order = -1  # before ema / historical averaging copy the parameters
 
+    @property
+    def on_d(self) -> bool:
+        return self.cfg.networks in ("d", "both")
+
     def check(self, loss, run_cfg) -> None:
         if self.cfg.networks not in ("d", "g", "both"):
             raise GanError(f"spectral_norm.networks={self.cfg.networks}: choose d, g or both")
         if self.cfg.power_iterations < 1:
             raise GanError("spectral_norm.power_iterations must be at least 1")
-        on_d = self.cfg.networks in ("d", "both")
-        if on_d and loss.clips_weights:
+        if self.on_d and loss.clips_weights:
             raise GanError(f"spectral_norm on the critic fights loss={loss.cfg.name}'s weight clipping: use loss=wgan_gp "
-                           "or hinge with spectral_norm, or drop spectral_norm")
-        if on_d and run_cfg.arch.get("d_spectral_norm"):
-            raise GanError("arch.d_spectral_norm=true already normalises D: drop tricks=[spectral_norm] or set "
-                           "spectral_norm.networks=g")
+                           "or hinge with spectral_norm, or drop spectral_norm (tricks.spectral_norm=null: arch=resnet "
+                           "selects it)")
+
+    def d_options(self) -> dict:
+        return {"spectral_norm": self.cfg.power_iterations} if self.on_d else {}
 
     def setup(self, G, D, loss):
-        if self.cfg.networks in ("d", "both"):
+        if self.on_d and not getattr(D, "spectral_norm_built_in", False):
             apply_spectral_norm(D, self.cfg.power_iterations)
         if self.cfg.networks in ("g", "both"):
             apply_spectral_norm(G, self.cfg.power_iterations)
