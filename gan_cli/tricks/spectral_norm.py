@@ -6,9 +6,12 @@ iteration per call (a penalised loss calls D more than once per step)."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from torch import nn
 from torch.nn.utils.parametrizations import spectral_norm
 
+from gan_cli.config_ranges import count, ranged
 from gan_cli.errors import GanError
 from gan_cli.tricks.base import Trick, register_trick
 
@@ -23,9 +26,16 @@ def apply_spectral_norm(module: nn.Module, power_iterations: int = 1) -> nn.Modu
     return module
 
 
-@register_trick("spectral_norm")
+@dataclass
+class SpectralNormConfig:
+    networks: str = "d"  # d | g | both
+    power_iterations: int = ranged(1, count(100))
+
+
+# order 0: the first to set up, so that tricks copying the parameters (ema, historical averaging)
+# see the normalised ones
+@register_trick("spectral_norm", config=SpectralNormConfig, order=0)
 class SpectralNorm(Trick):
-    setup_order = -1  # before ema / historical averaging copy the parameters
 
     def check(self, loss, run_cfg) -> None:
         if self.cfg.networks not in ("d", "g", "both"):
