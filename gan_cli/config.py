@@ -2,7 +2,10 @@
 
 Every YAML file under conf/ is merged onto these dataclasses, so a misspelt key
 (`trainer.stepz=5`) or a wrong type (`trainer.steps=abc`) is refused by Hydra with a message
-naming the key, before any work starts. Fields documented here are the user-facing names.
+naming the key, before any work starts. Fields documented here are the user-facing names; each
+numeric field carries its valid range (`ranged(default, rule)`, gan_cli/config_ranges.py). The
+`loss` and `tricks` schemas are built from the losses' and tricks' own config dataclasses
+(gan_cli/config_components.py).
 """
 
 from __future__ import annotations
