@@ -1,9 +1,9 @@
 """R1 regularisation (Mescheder et al. 2018): a zero-centred gradient penalty on D at real data.
 
   r1:  (gamma / 2) E ||grad D(x)||^2 on real data
-(R2, the same penalty on generated data, is r2.py.) half=false drops the 1/2, matching GAN_stability's code (its reg_param=10 is gamma=20 in the
-paper's convention). every=N applies the penalty on every N-th D update only, scaled by N
-(lazy regularisation, StyleGAN2).
+(R2, the same penalty on generated data, is r2.py.) half=false drops the 1/2, matching
+GAN_stability's code (its reg_param=10 is gamma=20 in the paper's convention). every=N applies
+the penalty on every N-th D update only, scaled by N (lazy regularisation, StyleGAN2).
 """
 
 from __future__ import annotations
@@ -55,4 +55,3 @@ class R1(Trick):
 
     def load_state_dict(self, state: dict) -> None:
         self.d_updates = int(state.get("d_updates", 0))
-

@@ -36,7 +36,6 @@ class SpectralNormConfig:
 # see the normalised ones
 @register_trick("spectral_norm", config=SpectralNormConfig, order=0)
 class SpectralNorm(Trick):
-
     def check(self, loss, run_cfg) -> None:
         if self.cfg.networks not in ("d", "g", "both"):
             raise GanError(f"spectral_norm.networks={self.cfg.networks}: choose d, g or both")
