@@ -2,7 +2,10 @@
 
 Every YAML file under conf/ is merged onto these dataclasses, so a misspelt key
 (`trainer.stepz=5`) or a wrong type (`trainer.steps=abc`) is refused by Hydra with a message
-naming the key, before any work starts. Fields documented here are the user-facing names.
+naming the key, before any work starts. Fields documented here are the user-facing names; each
+numeric field carries its valid range (`ranged(default, rule)`, gan_cli/config_ranges.py). The
+`loss` and `tricks` schemas are built from the losses' and tricks' own config dataclasses
+(gan_cli/config_components.py).
 """
 
 from __future__ import annotations
@@ -13,6 +16,9 @@ from typing import Any
 from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING
 
+from gan_cli.config_components import LossConfig, TricksConfig
+from gan_cli.config_ranges import FRACTION, SEED, Range, count, interval, non_negative, positive, ranged
+
 
 @dataclass
 class DatasetConfig:
@@ -22,10 +28,10 @@ class DatasetConfig:
     root: str | None = None
     # Image side in pixels; null keeps the dataset's native size. Images are centre-cropped
     # (or padded, see `crop`) to a square and resized to it.
-    resolution: int | None = None
+    resolution: int | None = ranged(None, Range(4, 2048))
     crop: str = "center"  # center | pad
     # folder/celeba: 3 (RGB) or 1 (grey); null: the dataset's own (1 for MNIST-like, else 3)
-    channels: int | None = None
+    channels: int | None = ranged(None, Range(1, 4))
     split: str = "train"
     download: bool = True
     # Keep class labels and train a class-conditional model.
@@ -33,13 +39,14 @@ class DatasetConfig:
     # Hold the whole dataset on the training device as one uint8 tensor (fast for small
     # datasets); auto = when it fits in `max_in_memory_mb`.
     in_memory: str = "auto"  # auto | true | false
-    max_in_memory_mb: int = 4096
-    num_workers: int = 2
+    max_in_memory_mb: int = ranged(4096, non_negative())
+    num_workers: int = ranged(2, non_negative(256))
     # 2-D mixtures only: number of points per "epoch" is irrelevant, they are drawn fresh.
-    std: float | None = None  # null: the paper's value (ring 0.01, grid 0.05)
+    std: float | None = ranged(None, positive())  # null: the paper's value (ring 0.01, grid 0.05)
     # Train on a fixed subset: N images (e.g. 600) or a fraction in (0, 1] (e.g. 0.01), the same
     # images for every seed and run (gan_cli/data/subset.py); null: all. FID's reference
-    # statistics stay those of the whole split. Any: an int or a float.
+    # statistics stay those of the whole split. Any: an int or a float, so its range is checked by
+    # gan_cli/data/subset.py, which knows both forms.
     limit: Any = None
 
 
@@ -47,23 +54,23 @@ class DatasetConfig:
 class GrowConfig:
     """arch=progan: the progressive-growing schedule, counted in real images shown to D."""
 
-    start_resolution: int = 4
+    start_resolution: int = ranged(4, Range(4, 1024))
     # images at each resolution once faded in (and at the start); the paper: 600k-800k
-    stable_images: int = 600_000
+    stable_images: int = ranged(600_000, count(10**10))
     # images over which a new resolution fades in, alpha rising linearly 0 -> 1
-    fade_images: int = 600_000
+    fade_images: int = ranged(600_000, count(10**10))
 
 
 @dataclass
 class ArchConfig:
     name: str = MISSING  # mlp | dcgan | resnet | progan
-    z_dim: int = 100
+    z_dim: int = ranged(100, count(4096))
     # mlp
-    g_hidden: list[int] = field(default_factory=lambda: [128, 128, 128])
-    d_hidden: list[int] = field(default_factory=lambda: [128, 128, 128])
+    g_hidden: list[int] = ranged(rule=count(65536), default_factory=lambda: [128, 128, 128])
+    d_hidden: list[int] = ranged(rule=count(65536), default_factory=lambda: [128, 128, 128])
     activation: str = "relu"  # relu | leaky_relu | tanh
     # conv nets: base channel count
-    width: int = 64
+    width: int = ranged(64, count(2048))
     # batch | instance | layer | none; d_norm=auto picks layer norm for losses with a gradient
     # penalty (batch norm breaks the per-sample penalty) and batch norm otherwise.
     g_norm: str = "batch"
@@ -77,63 +84,32 @@ class ArchConfig:
     # progan: the growing schedule (set by conf/arch/progan.yaml)
     grow: GrowConfig | None = None
     # stylegan2 (gan_cli/models/stylegan2.py; stylegan2-ada-pytorch's names in brackets):
-    w_dim: int = 512
-    mapping_layers: int = 8  # [map] 8 in the paper, 2 in the `cifar` and `auto` configs
-    mapping_lr: float = 0.01  # the mapping network's learning-rate multiplier
-    channel_base: int = 32768  # channels at resolution r: min(channel_base / r, channel_max) [fmaps * 32768]
-    channel_max: int = 512
-    conv_clamp: float | None = 256.0  # clip activations to +-256 (for fp16); null: never
-    mbstd_group_size: int = 4  # [mbstd] minibatch-stddev groups in D
+    w_dim: int = ranged(512, count(4096))
+    mapping_layers: int = ranged(8, count(64))  # [map] 8 in the paper, 2 in the `cifar` and `auto` configs
+    mapping_lr: float = ranged(0.01, positive(1))  # the mapping network's learning-rate multiplier
+    channel_base: int = ranged(32768, count(2**20))  # channels at resolution r: min(channel_base / r, channel_max) [fmaps * 32768]
+    channel_max: int = ranged(512, count(4096))
+    conv_clamp: float | None = ranged(256.0, positive())  # clip activations to +-256 (for fp16); null: never
+    mbstd_group_size: int = ranged(4, count(4096))  # [mbstd] minibatch-stddev groups in D
     d_architecture: str = "resnet"  # resnet (residual D) | orig (no shortcuts: the `cifar` config)
     # probability per batch of style mixing regularisation (0.9 in the paper; needs a mapping network)
-    style_mixing: float = 0.0
+    style_mixing: float = ranged(0.0, FRACTION)
     # biggan (gan_cli/models/biggan.py): shared class embedding size (0: one embedding per
     # conditional batch norm, the CIFAR-10 script), z split across blocks, self-attention after
     # the block with this output resolution (0: none)
-    shared_dim: int = 128
+    shared_dim: int = ranged(128, non_negative(4096))
     hierarchical: bool = True
-    attention: int = 64
-
-
-@dataclass
-class LossConfig:
-    # minimax | ns | lsgan | hinge | wgan | wgan_gp | wgan_div | dragan | ragan |
-    # fgan_kl | fgan_rkl | fgan_js | fgan_pearson | fgan_hellinger
-    name: str = MISSING
-    # wgan: weight clipping range [-clip, clip] after every critic step
-    clip: float = 0.01
-    # wgan_gp / dragan: penalty weight and target norm
-    gp_weight: float = 10.0
-    gp_center: float = 1.0
-    # dragan: perturbed points x + dragan_scale * std(x) * U[0, 1)
-    dragan_scale: float = 0.5
-    # wgan_div: (k/2) (E ||grad D(x_real)||^p + E ||grad D(x_fake)||^p)
-    div_k: float = 2.0
-    div_p: float = 6.0
-    # lsgan targets: fake a, real b, generator c (0, 1, 1 by default)
-    lsgan_a: float = 0.0
-    lsgan_b: float = 1.0
-    lsgan_c: float = 1.0
-    # ragan: halve each loss as the official code does (the paper's equations do not)
-    ragan_half: bool = False
-    # f-GANs: G minimises the saddle objective -E f*(g_f(V(G(z)))) instead of the paper's
-    # practical -E g_f(V(G(z)))
-    fgan_saddle: bool = False
-    # wgan family: ProGAN's drift term eps * E[D(x)^2]
-    drift: float = 0.0
-    # wgan: the official code's schedule of 100 critic steps for the first 25 G steps and
-    # every 500th G step.
-    critic_warmup: bool = False
+    attention: int = ranged(64, non_negative(2048))
 
 
 @dataclass
 class OptimizerConfig:
     name: str = "adam"  # adam | rmsprop | sgd
-    lr: float = 2e-4
-    betas: list[float] = field(default_factory=lambda: [0.5, 0.999])
-    eps: float = 1e-8
-    weight_decay: float = 0.0
-    momentum: float = 0.0  # sgd / rmsprop
+    lr: float = ranged(2e-4, positive())
+    betas: list[float] = ranged(rule=Range(0, 1, high_open=True), default_factory=lambda: [0.5, 0.999])
+    eps: float = ranged(1e-8, positive())
+    weight_decay: float = ranged(0.0, non_negative())
+    momentum: float = ranged(0.0, Range(0, 1, high_open=True))  # sgd / rmsprop
 
 
 @dataclass
@@ -146,157 +122,21 @@ class OptimConfig:
 
 
 @dataclass
-class MinibatchDiscriminationConfig:
-    num_kernels: int = 100  # B
-    kernel_dim: int = 5  # C
-
-
-@dataclass
-class HistoricalAveragingConfig:
-    weight: float = 1e-3
-    networks: str = "both"  # d | g | both
-
-
-@dataclass
-class LabelSmoothingConfig:
-    real: float = 0.9
-    # Two-sided smoothing (fake target > 0) is a known anti-pattern; only on explicit request.
-    fake: float = 0.0
-
-
-@dataclass
-class FeatureMatchingConfig:
-    # squared: ||E f(x) - E f(G(z))||^2 (the paper / MNIST code); l1: the CIFAR code
-    distance: str = "squared"
-    # weight of the feature-matching term; the plain generator loss keeps weight `adversarial`
-    weight: float = 1.0
-    adversarial: float = 0.0
-
-
-@dataclass
-class MinibatchStddevConfig:
-    group_size: int = 4
-
-
-@dataclass
-class SpectralNormConfig:
-    networks: str = "d"  # d | g | both
-    power_iterations: int = 1
-
-
-@dataclass
-class EMAConfig:
-    decay: float = 0.999
-    start_step: int = 0
-    # decay_t = min(decay, (1 + t) / (10 + t)) at step t: early on the average forgets the random
-    # initial weights quickly (TensorFlow's ExponentialMovingAverage num_updates)
-    warmup: bool = False
-    # recompute the EMA generator's batch-norm statistics from this many batches of its own
-    # samples before every sample grid and evaluation (0: copy G's, which belong to other weights)
-    bn_batches: int = 0
-
-
-@dataclass
-class PackConfig:
-    m: int = 2
-
-
-@dataclass
-class R1Config:
-    # Penalty (gamma/2) E||grad D(x)||^2 (the paper). GAN_stability's code omits the 1/2: set
-    # half=false to match it.
-    gamma: float = 10.0
-    half: bool = True
-    every: int = 1  # lazy regularisation: apply every N D steps (scaled by N)
-
-
-@dataclass
-class DiffAugmentConfig:
-    # comma-separated, applied in order: color | translation | cutout (Zhao et al. 2020)
-    policy: str = "color,translation,cutout"
-    # all: every image D sees (the method) | reals: the real batch only (the negative control)
-    apply_to: str = "all"
-
-
-@dataclass
-class ADAConfig:
-    # groups blit | geom | color, or single operations (xflip, rot90, int_translation, scale,
-    # rotate, aniso, frac_translation, brightness, contrast, lumaflip, hue, saturation)
-    augment: list[str] = field(default_factory=lambda: ["blit", "geom", "color"])
-    target: float = 0.6  # r_t = E[sign(D(x_real))] is steered toward it
-    interval: int = 4  # D updates between adjustments of p
-    kimg: float = 500.0  # thousands of images for p to go from 0 to 1
-    initial_p: float = 0.0
-    max_p: float = 0.99  # p < 1: every augmentation stays non-leaking
-    apply_to: str = "all"  # all | reals (the negative control)
-
-
-@dataclass
-class LeCamConfig:
-    weight: float = 0.3  # lambda (the official BigGAN CIFAR scripts)
-    decay: float = 0.99  # of the moving averages a_R, a_F
-    form: str = "code"  # code: relu as the official code | paper: plain squares
-
-
-@dataclass
-class ConsistencyConfig:
-    lambda_real: float = 10.0
-    lambda_fake: float = 10.0
-
-
-@dataclass
-class PathLengthConfig:
-    """StyleGAN2's path-length regularisation of G (tricks=[path_length], arch=stylegan2)."""
-
-    weight: float = 2.0
-    every: int = 4  # lazy: every N-th G update, scaled by N
-    decay: float = 0.01  # of the running mean path length
-    batch_shrink: int = 2  # computed on batch_size / batch_shrink samples
-
-
-@dataclass
-class OrthogonalConfig:
-    """BigGAN's orthogonal regularisation of G (tricks=[orthogonal], arch=biggan)."""
-
-    strength: float = 1e-4
-
-
-@dataclass
-class TricksConfig:
-    minibatch_discrimination: MinibatchDiscriminationConfig | None = None
-    historical_averaging: HistoricalAveragingConfig | None = None
-    label_smoothing: LabelSmoothingConfig | None = None
-    feature_matching: FeatureMatchingConfig | None = None
-    minibatch_stddev: MinibatchStddevConfig | None = None
-    spectral_norm: SpectralNormConfig | None = None
-    ema: EMAConfig | None = None
-    pack: PackConfig | None = None
-    r1: R1Config | None = None
-    r2: R1Config | None = None
-    diffaugment: DiffAugmentConfig | None = None
-    ada: ADAConfig | None = None
-    lecam: LeCamConfig | None = None
-    consistency: ConsistencyConfig | None = None
-    path_length: PathLengthConfig | None = None
-    orthogonal: OrthogonalConfig | None = None
-
-
-@dataclass
 class TrainerConfig:
-    steps: int = 2000  # generator updates
+    steps: int = ranged(2000, count(10**9))  # generator updates
     # Training-time budget in minutes (summed over resumes; sampling, checkpoints and scores not
     # counted): past it, the run ends at the next log step and finishes as usual (final samples,
     # checkpoint, scores), its summary saying so. null: no budget. Keeps the default CPU recipe
     # within its ten minutes on a slower machine, at the cost of fewer steps there.
-    max_minutes: float | None = None
+    max_minutes: float | None = ranged(None, positive())
     # The global batch: a distributed run splits it evenly over its processes (docs/cluster.md).
-    batch_size: int = 64
-    d_steps: int = 1  # discriminator (critic) updates per generator update
-    checkpoint_every: int = 1000
-    keep_checkpoints: int = 3  # periodic checkpoints kept besides last.pt and final.pt
-    sample_every: int = 500
-    eval_every: int = 0  # 0: only at the end
-    log_every: int = 50
+    batch_size: int = ranged(64, count(65536))
+    d_steps: int = ranged(1, count(1000))  # discriminator (critic) updates per generator update
+    checkpoint_every: int = ranged(1000, interval())
+    keep_checkpoints: int = ranged(3, non_negative(10**6))  # periodic checkpoints kept besides last.pt and final.pt
+    sample_every: int = ranged(500, interval())
+    eval_every: int = ranged(0, interval())  # 0: only at the end
+    log_every: int = ranged(50, count(10**9))
     # Mixed precision: auto = bf16 autocast on GPUs that support it, off on CPU.
     amp: str = "auto"  # auto | bf16 | fp16 | off
     channels_last: str = "auto"  # auto (conv nets on GPUs) | true | false
@@ -306,7 +146,7 @@ class TrainerConfig:
     # each process's slice of it.
     sync_batchnorm: bool = False
     # Number of fixed-noise samples in each grid.
-    num_samples: int = 64
+    num_samples: int = ranged(64, count(10_000))
     progress: bool = True
     # Check losses and weights for NaN/inf every log step (stops the run with a message).
     check_finite: bool = True
@@ -320,8 +160,8 @@ class MetricsConfig:
     features: str = "auto"
     # fid | is | kid | pr (precision/recall) | dc (density/coverage)
     names: list[str] = field(default_factory=lambda: ["fid", "is", "kid"])
-    num_samples: int = 10000  # generated samples scored (50k is the usual protocol for papers)
-    batch_size: int = 200
+    num_samples: int = ranged(10000, count())  # generated samples scored (50k is the usual protocol for papers)
+    batch_size: int = ranged(200, count(65536))
     # Path to the TF-ported Inception weights (pt_inception-2015-12-05-6726825d.pth); null:
     # the torch hub cache ($TORCH_HOME/hub/checkpoints), then a download (when `download`).
     inception_weights: str | None = None
@@ -332,15 +172,15 @@ class MetricsConfig:
     classifier: str | None = None  # a `gan classifier` file; null: ~/.cache/gan/classifiers/<dataset>.pt
     cache_dir: str | None = None  # reference statistics; null: ~/.cache/gan/stats
     real_split: str = "train"
-    real_num_samples: int | None = None  # real images in the reference; null: the whole split
-    real_features: int | None = None  # real feature rows for kid/pr/dc; null: as many as generated
-    is_splits: int = 10
+    real_num_samples: int | None = ranged(None, count())  # real images in the reference; null: the whole split
+    real_features: int | None = ranged(None, count())  # real feature rows for kid/pr/dc; null: as many as generated
+    is_splits: int = ranged(10, count(1000))
     is_shuffle: bool = True  # torch-fidelity shuffles (seed 2020) before splitting; improved-gan does not
-    kid_subsets: int = 100
-    kid_subset_size: int = 1000
-    pr_k: int = 3
-    dc_k: int = 5
-    toy_samples: int = 2500
+    kid_subsets: int = ranged(100, count(10**5))
+    kid_subset_size: int = ranged(1000, count())
+    pr_k: int = ranged(3, count(1000))
+    dc_k: int = ranged(5, count(1000))
+    toy_samples: int = ranged(2500, count())
 
 
 @dataclass
@@ -374,7 +214,7 @@ class TrainConfig:
     trainer: TrainerConfig = field(default_factory=TrainerConfig)
     metrics: MetricsConfig = field(default_factory=MetricsConfig)
     sweep: SweepConfig = field(default_factory=SweepConfig)
-    seed: int = 0
+    seed: int = ranged(0, SEED)
     device: str = "auto"  # auto | cpu | cuda | cuda:N | mps
     # Continue a stopped run: its folder. The run's saved config is used.
     resume: str | None = None
@@ -398,7 +238,7 @@ class ReportConfig:
     plots: bool = True
     # Seconds between regenerations for a sweep in flight (`gan report --watch[=SECONDS] DIR`);
     # 0: write once. Watching stops when every run has finished, failed or stopped.
-    watch: float = 0.0
+    watch: float = ranged(0.0, non_negative())
     verbose: bool = False
 
 
@@ -425,16 +265,16 @@ class SampleConfig:
     """`gan sample`: n samples from a checkpoint to a folder of PNGs or one .npz."""
 
     checkpoint: str | None = None
-    n: int = 64
+    n: int = ranged(64, count())
     out: str | None = None
     # class to draw for conditional generators (`class=K` on the command line); null: all in turn
-    label: int | None = None
+    label: int | None = ranged(None, non_negative(10**6))
     # null: the run's seed, so the samples are the ones `gan eval` scored
-    seed: int | None = None
+    seed: int | None = ranged(None, SEED)
     ema: bool = True
-    batch_size: int = 500
+    batch_size: int = ranged(500, count(65536))
     # StyleGAN2: pull each w towards the average w by this factor, in (0, 1]; 1: no truncation
-    truncation: float = 1.0
+    truncation: float = ranged(1.0, Range(0, 1, low_open=True))
     device: str = "auto"
     verbose: bool = False
 
@@ -444,16 +284,16 @@ class ClassifierConfig:
     """`gan classifier`: the domain classifier used as a feature extractor."""
 
     dataset: DatasetConfig = field(default_factory=DatasetConfig)
-    epochs: int = 2
-    batch_size: int = 128
-    lr: float = 2e-3
-    width: int = 32
+    epochs: int = ranged(2, count(10**4))
+    batch_size: int = ranged(128, count(65536))
+    lr: float = ranged(2e-3, positive())
+    width: int = ranged(32, count(2048))
     # 128 features (was 256) and float16 storage keep the file under 1 MB, small enough to ship
     # inside the package (gan_cli/assets/); accuracy and the real floor are measured on the
     # stored (rounded) weights
-    feature_dim: int = 128
+    feature_dim: int = ranged(128, count(65536))
     weights_dtype: str = "float16"  # float16 | float32: how the weights are stored
-    seed: int = 0
+    seed: int = ranged(0, SEED)
     device: str = "auto"
     # also write the file here; it is always stored as ~/.cache/gan/classifiers/<dataset>.pt
     out: str | None = None

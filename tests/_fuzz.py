@@ -1,6 +1,6 @@
 """Random `gan train` command lines over every config group option and every schema key.
 
-The keys come from walking the dataclasses in gan_cli/config.py and the options from the
+The keys come from walking the schemas (gan_cli/config.py, with the losses' and tricks' own) and the options from the
 folders in conf/, so keys and options added later are fuzzed without touching this file. Values
 are in and out of range, of the wrong type, empty, huge or not finite.
 """

@@ -17,7 +17,7 @@ def test_default_config_is_the_fashion_mnist_recipe():
 def test_groups_compose_and_loss_sets_its_paper_optimizer():
     cfg = make_cfg(["dataset=ring", "arch=mlp", "loss=ns", "tricks=[ema]", "optim.d.lr=1e-3"])
     assert cfg.dataset.name == "ring" and cfg.arch.name == "mlp"
-    assert cfg.optim.g.lr == pytest.approx(2e-4)  # from conf/loss/ns.yaml
+    assert cfg.optim.g.lr == pytest.approx(2e-4)  # ns: DCGAN's Adam, the default optimizer
     assert cfg.optim.d.lr == pytest.approx(1e-3)  # the command line wins
     assert cfg.tricks.ema.decay == pytest.approx(0.999)  # schema default
     assert cfg.tricks.pack is None  # tricks not chosen stay off

@@ -52,7 +52,7 @@ def test_ema_warmup_decay():
 
 
 def test_ema_warmup_on_a_known_weight():
-    from gan_cli.config import EMAConfig
+    from gan_cli.tricks.ema import EMAConfig
     from tests.test_tricks import Point, trick
 
     G = Point(0.0)

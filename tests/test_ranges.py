@@ -14,7 +14,7 @@ import pytest
 from gan_cli import config as schemas
 from gan_cli.cli import config_dir
 from gan_cli.config_check import check_command_line
-from gan_cli.config_ranges import RANGES, Range, count, interval, positive
+from gan_cli.config_ranges import Range, count, interval, positive, ranged, ranges_of
 from gan_cli.errors import GanError
 
 RING = "dataset=ring arch=mlp metrics=none device=cpu "
@@ -38,11 +38,36 @@ SCHEMAS = [schemas.TrainConfig, schemas.EvalConfig, schemas.SampleConfig, schema
            schemas.ReportConfig]
 
 
+def keys_without_a_range(schema) -> list[str]:
+    return [key for key, owner, f in numeric_fields(schema) if f.name not in ranges_of(owner)]
+
+
 @pytest.mark.parametrize("schema", SCHEMAS, ids=lambda s: s.__name__)
 def test_every_numeric_key_of_every_schema_has_a_range(schema):
-    """A key added to config.py later fails here until config_ranges.RANGES gives its range."""
-    missing = [key for key, owner, f in numeric_fields(schema) if f.name not in RANGES.get(owner, {})]
-    assert missing == []
+    """A key added later (to config.py, or to a loss's or trick's config) fails here until it is
+    declared with its range: `ranged(default, rule)`."""
+    assert keys_without_a_range(schema) == []
+
+
+@dataclasses.dataclass
+class NewTrickConfig:
+    weight: float = ranged(1.0, positive())
+    width: int = 4  # declared without its range
+    sizes: list[int] = dataclasses.field(default_factory=lambda: [1])  # nor this one
+    name: str = "x"
+
+
+@dataclasses.dataclass
+class WithNewTrick:
+    new: NewTrickConfig | None = None
+
+
+def test_a_numeric_key_without_a_range_is_found():
+    """The walk above reaches nested and optional schemas, lists and the loss's and tricks'
+    configs, so a key declared without `ranged` cannot slip by."""
+    assert keys_without_a_range(WithNewTrick) == ["new.width", "new.sizes"]
+    assert "tricks.r1.gamma" in {key for key, _, _ in numeric_fields(schemas.TrainConfig)}
+    assert "loss.gp_weight" in {key for key, _, _ in numeric_fields(schemas.TrainConfig)}
 
 
 @pytest.mark.parametrize("rule, value, refused", [

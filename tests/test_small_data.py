@@ -15,14 +15,14 @@ from omegaconf import OmegaConf
 from gan_cli.augment import AugmentedD
 from gan_cli.augment import ada as ada_ops
 from gan_cli.augment import diffaugment as da
-from gan_cli.config import ADAConfig, DatasetConfig, LeCamConfig
+from gan_cli.config import DatasetConfig
 from gan_cli.data import DataSpec, build_dataset
 from gan_cli.data.subset import subset_indices, subset_size, whole_dataset
 from gan_cli.errors import GanError
 from gan_cli.tricks import TRICKS, StepContext
-from gan_cli.tricks.ada import adjusted_p
+from gan_cli.tricks.ada import ADAConfig, adjusted_p
 from gan_cli.tricks.consistency import consistency_term
-from gan_cli.tricks.lecam import lecam_term
+from gan_cli.tricks.lecam import LeCamConfig, lecam_term
 from tests._archs_helpers import one_thread, run_cli  # noqa: F401  (one_thread: a fixture)
 from tests._robustness_helpers import state_differences
 from tests.conftest import make_cfg
@@ -250,7 +250,7 @@ def test_consistency_equation():
 def test_consistency_terms_on_a_d_that_sees_translations():
     """D = mean pixel: a flip keeps it, a shift (zero fill) changes it; a constant image shifted by
     (dx, dy) loses |dx| * 8 + |dy| * 8 - |dx dy| of its 64 pixels."""
-    from gan_cli.config import ConsistencyConfig
+    from gan_cli.tricks.consistency import ConsistencyConfig
 
     bcr = trick("consistency", ConsistencyConfig, GREY, lambda_real=10.0, lambda_fake=0.0)
     D = lambda x, y=None: x.mean((1, 2, 3))  # noqa: E731

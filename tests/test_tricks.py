@@ -11,19 +11,17 @@ from omegaconf import OmegaConf
 from torch import nn
 
 from gan_cli.build import build_networks
-from gan_cli.config import (
-    EMAConfig,
-    FeatureMatchingConfig,
-    HistoricalAveragingConfig,
-    LossConfig,
-    R1Config,
-    SpectralNormConfig,
-)
+from gan_cli.config import LossConfig
 from gan_cli.data import DataSpec
 from gan_cli.errors import GanError
 from gan_cli.losses import build_loss
 from gan_cli.models.layers import Discriminator, MinibatchDiscrimination, MinibatchStddev
 from gan_cli.tricks import TRICKS, StepContext
+from gan_cli.tricks.ema import EMAConfig
+from gan_cli.tricks.feature_matching import FeatureMatchingConfig
+from gan_cli.tricks.historical_averaging import HistoricalAveragingConfig
+from gan_cli.tricks.r1 import R1Config
+from gan_cli.tricks.spectral_norm import SpectralNormConfig
 from tests._losses_helpers import TINY_MLP_RING, train
 from tests.conftest import make_cfg as compose_train
 from tests.conftest import run_gan

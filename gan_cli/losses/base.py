@@ -3,11 +3,14 @@
 A loss owns the discriminator calls it needs: `d_loss` and `g_loss` return a `Terms` whose
 `losses` are summed and backpropagated by the trainer and whose `stats` (mean D outputs) are
 only logged. Penalties that belong to a loss (gradient penalties) are computed inside it.
+
+A loss declares its config keys beside its class, `@register_loss("wgan_gp", config=WGANGPConfig)`:
+a dataclass of `loss.*` keys with their defaults and ranges (gan_cli/config_components.py
+gathers them into the `loss` schema). A new loss is its module here plus conf/loss/<name>.yaml.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import torch
@@ -15,11 +18,15 @@ from torch import nn
 
 from gan_cli.errors import GanError
 
-LOSSES: dict[str, Callable] = {}
+LOSSES: dict[str, type[GANLoss]] = {}
 
 
-def register_loss(*names: str):
+def register_loss(*names: str, config: type | None = None):
+    """Register a loss class under each name, with the dataclass of its `loss.*` keys (None: it
+    has none beyond `name`)."""
+
     def wrap(cls):
+        cls.config = config
         for name in names:
             LOSSES[name] = cls
         return cls
@@ -44,6 +51,7 @@ class GANLoss:
     """Base class. Subclasses implement `d_loss` and `g_loss`."""
 
     name = "base"
+    config: type | None = None  # the dataclass of its `loss.*` keys (register_loss sets it)
     # The critic sees a per-sample gradient penalty: batch norm in D would couple samples.
     gradient_penalty = False
     # Targets of a binary cross-entropy: one-sided label smoothing can change `real_target`.

@@ -7,12 +7,24 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
+from gan_cli.config_ranges import non_negative, positive, ranged
 from gan_cli.losses import penalties
 from gan_cli.losses.base import Terms, register_loss
 from gan_cli.losses.standard import StandardGAN
 
 
-@register_loss("dragan")
+@dataclass
+class DRAGANConfig:
+    # penalty weight and target norm (the same keys as wgan_gp's)
+    gp_weight: float = ranged(10.0, non_negative())
+    gp_center: float = ranged(1.0, non_negative())
+    # perturbed points x + dragan_scale * std(x) * U[0, 1)
+    dragan_scale: float = ranged(0.5, positive())
+
+
+@register_loss("dragan", config=DRAGANConfig)
 class DRAGAN(StandardGAN):
     gradient_penalty = True
 

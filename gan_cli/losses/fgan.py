@@ -71,7 +71,14 @@ DIVERGENCES: dict[str, Divergence] = {
 }
 
 
-@register_loss(*(f"fgan_{name}" for name in DIVERGENCES))
+@dataclass
+class FGANConfig:
+    # G minimises the saddle objective -E f*(g_f(V(G(z)))) instead of the paper's practical
+    # -E g_f(V(G(z)))
+    fgan_saddle: bool = False
+
+
+@register_loss(*(f"fgan_{name}" for name in DIVERGENCES), config=FGANConfig)
 class FGAN(GANLoss):
     def __init__(self, cfg):
         super().__init__(cfg)

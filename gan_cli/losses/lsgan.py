@@ -9,10 +9,21 @@ loss.lsgan_c=0).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
+from gan_cli.config_ranges import ANY, ranged
 from gan_cli.losses.base import GANLoss, Terms, register_loss
 
 
-@register_loss("lsgan")
+@dataclass
+class LSGANConfig:
+    # targets: fake a, real b, generator c
+    lsgan_a: float = ranged(0.0, ANY)
+    lsgan_b: float = ranged(1.0, ANY)
+    lsgan_c: float = ranged(1.0, ANY)
+
+
+@register_loss("lsgan", config=LSGANConfig)
 class LSGAN(GANLoss):
     def d_loss(self, D, real, fake, y_real=None, y_fake=None) -> Terms:
         l_real, l_fake = D(real, y_real), D(fake, y_fake)

@@ -8,13 +8,21 @@ With Adam the factor changes little, but it halves the loss's weight against add
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 
 from gan_cli.losses.base import GANLoss, Terms, register_loss
 from gan_cli.losses.standard import bce_with_logits
 
 
-@register_loss("ragan")
+@dataclass
+class RaGANConfig:
+    # halve each loss as the official code does (the paper's equations do not)
+    ragan_half: bool = False
+
+
+@register_loss("ragan", config=RaGANConfig)
 class RaGAN(GANLoss):
     supports_label_smoothing = True
 

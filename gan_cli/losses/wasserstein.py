@@ -13,13 +13,46 @@ ways of sampling the penalised points with similar results.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 
+from gan_cli.config_ranges import non_negative, positive, ranged
 from gan_cli.losses import penalties
 from gan_cli.losses.base import GANLoss, Terms, register_loss
 
 
-@register_loss("wgan")
+@dataclass
+class WassersteinConfig:
+    """Keys of the whole wgan family."""
+
+    # ProGAN's drift term eps * E[D(x)^2]
+    drift: float = ranged(0.0, non_negative())
+
+
+@dataclass
+class WGANConfig(WassersteinConfig):
+    # weight clipping range [-clip, clip] after every critic step
+    clip: float = ranged(0.01, positive())
+    # the official code's schedule of 100 critic steps for the first 25 G steps and every 500th G step
+    critic_warmup: bool = False
+
+
+@dataclass
+class WGANGPConfig(WassersteinConfig):
+    # penalty weight and target norm (dragan declares the same two keys)
+    gp_weight: float = ranged(10.0, non_negative())
+    gp_center: float = ranged(1.0, non_negative())
+
+
+@dataclass
+class WGANDivConfig(WassersteinConfig):
+    # (k/2) (E ||grad D(x_real)||^p + E ||grad D(x_fake)||^p)
+    div_k: float = ranged(2.0, non_negative())
+    div_p: float = ranged(6.0, positive())
+
+
+@register_loss("wgan", config=WGANConfig)
 class WGAN(GANLoss):
     clips_weights = True
 
@@ -48,7 +81,7 @@ class WGAN(GANLoss):
             torch._foreach_clamp_max_(params, self.cfg.clip)
 
 
-@register_loss("wgan_gp")
+@register_loss("wgan_gp", config=WGANGPConfig)
 class WGANGP(WGAN):
     clips_weights = False
     gradient_penalty = True
@@ -60,7 +93,7 @@ class WGANGP(WGAN):
         return {"gp": self.cfg.gp_weight * gp}
 
 
-@register_loss("wgan_div")
+@register_loss("wgan_div", config=WGANDivConfig)
 class WGANDiv(WGAN):
     clips_weights = False
     gradient_penalty = True

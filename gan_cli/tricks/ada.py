@@ -14,10 +14,13 @@ statistics of the interval in progress are in checkpoints; p and r_t are logged 
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+
 import torch
 
 from gan_cli import distributed
 from gan_cli.augment.ada import AdaPipeline, resolve_ops
+from gan_cli.config_ranges import FRACTION, Range, count, positive, ranged
 from gan_cli.errors import GanError
 from gan_cli.tricks.base import StepContext, Trick, register_trick
 from gan_cli.tricks.diffaugment import check_apply_to
@@ -29,7 +32,20 @@ def adjusted_p(p: torch.Tensor, rt: torch.Tensor, target: float, images: int, ki
     return (p + torch.sign(rt - target) * (images / (kimg * 1000))).clamp(0.0, max_p)
 
 
-@register_trick("ada")
+@dataclass
+class ADAConfig:
+    # groups blit | geom | color, or single operations (xflip, rot90, int_translation, scale,
+    # rotate, aniso, frac_translation, brightness, contrast, lumaflip, hue, saturation)
+    augment: list[str] = field(default_factory=lambda: ["blit", "geom", "color"])
+    target: float = ranged(0.6, FRACTION)  # r_t = E[sign(D(x_real))] is steered toward it
+    interval: int = ranged(4, count(10**6))  # D updates between adjustments of p
+    kimg: float = ranged(500.0, positive())  # thousands of images for p to go from 0 to 1
+    initial_p: float = ranged(0.0, FRACTION)
+    max_p: float = ranged(0.99, Range(0, 1, high_open=True))  # p < 1: every augmentation stays non-leaking
+    apply_to: str = "all"  # all | reals (the negative control)
+
+
+@register_trick("ada", config=ADAConfig, order=120)
 class ADA(Trick):
     images_only = True
 

@@ -3,11 +3,15 @@
 A trick may change how the networks are built (`d_options`), wrap or modify them after they are
 built (`setup`), add loss terms to either player (`d_terms`, `g_terms`), act after each update
 (`after_d_step`, `after_g_step`), and carries its own state for exact resume.
+
+A trick declares its config keys beside its class, `@register_trick("r1", config=R1Config,
+order=90)`: a dataclass of `tricks.<name>.*` keys with their defaults and ranges
+(gan_cli/config_components.py gathers them into the `tricks` schema). A new trick is its module
+here plus conf/tricks/<name>.yaml.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,12 +20,14 @@ from torch import nn
 
 from gan_cli.errors import GanError
 
-TRICKS: dict[str, Callable] = {}
+TRICKS: dict[str, type[Trick]] = {}
 
 
-def register_trick(name: str):
+def register_trick(name: str, config: type, order: int = 1000):
+    """Register a trick class under `name`, with the dataclass of its keys and its `order`."""
+
     def wrap(cls):
-        cls.name = name
+        cls.name, cls.config, cls.order = name, config, order
         TRICKS[name] = cls
         return cls
 
@@ -43,12 +49,16 @@ class StepContext:
 
 class Trick:
     name = "trick"
+    config: type  # the dataclass of its `tricks.<name>.*` keys (register_trick sets it)
+    # Where it runs among the chosen tricks (setup, loss terms, after-step hooks, lowest first) and
+    # where its node sits in the `tricks` config. Tricks that change the networks' parameters
+    # (spectral norm, 0) set up first, so that tricks copying or tracking parameters (ema,
+    # historical averaging) see the final ones; the others keep the order they were added in
+    # (10, 20, ...), which fixes the order their loss terms are summed in: a run repeats bit for bit.
+    order = 1000
     # Penalises D's per-sample input gradients (r1, r2): batch norm in D is refused, as for
     # gradient-penalty losses, and d_norm=auto picks layer norm.
     gradient_penalty = False
-    # Tricks that change the networks' parameters (spectral norm) set up first, so that tricks
-    # copying or tracking parameters (ema, historical averaging) see the final ones.
-    setup_order = 0
     # Augmenting tricks (diffaugment, ada): "d_inputs" when `augment` is applied to every image
     # D sees (reals and fakes, in both phases: the trainer wraps D, gan_cli/augment); "reals"
     # when it is applied to the real batch alone (the papers' negative control). None: none.

@@ -9,9 +9,12 @@ Gradients flow through both outputs, as in the paper.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 
 from gan_cli.augment.diffaugment import translation
+from gan_cli.config_ranges import non_negative, ranged
 from gan_cli.errors import GanError
 from gan_cli.tricks.base import StepContext, Trick, register_trick
 
@@ -30,7 +33,13 @@ def consistency_term(d_x: torch.Tensor, d_tx: torch.Tensor) -> torch.Tensor:
     return (d_x - d_tx).pow(2).reshape(d_x.shape[0], -1).sum(1).mean()
 
 
-@register_trick("consistency")
+@dataclass
+class ConsistencyConfig:
+    lambda_real: float = ranged(10.0, non_negative())
+    lambda_fake: float = ranged(10.0, non_negative())
+
+
+@register_trick("consistency", config=ConsistencyConfig, order=140)
 class Consistency(Trick):
     images_only = True
 

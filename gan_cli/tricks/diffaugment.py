@@ -8,6 +8,8 @@ Operations and strengths: gan_cli/augment/diffaugment.py.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 
 from gan_cli.augment.diffaugment import DiffAugment, parse_policy
@@ -23,7 +25,15 @@ def check_apply_to(name: str, value: str) -> str:
     return APPLY_TO[value]
 
 
-@register_trick("diffaugment")
+@dataclass
+class DiffAugmentConfig:
+    # comma-separated, applied in order: color | translation | cutout (Zhao et al. 2020)
+    policy: str = "color,translation,cutout"
+    # all: every image D sees (the method) | reals: the real batch only (the negative control)
+    apply_to: str = "all"
+
+
+@register_trick("diffaugment", config=DiffAugmentConfig, order=110)
 class DiffAugmentTrick(Trick):
     images_only = True
 

@@ -15,10 +15,12 @@ noise and is overwritten by the next step's copy, so training and resume are una
 from __future__ import annotations
 
 import copy
+from dataclasses import dataclass
 
 import torch
 from torch import nn
 
+from gan_cli.config_ranges import FRACTION, non_negative, ranged
 from gan_cli.errors import GanError
 from gan_cli.tricks.base import Trick, register_trick
 
@@ -53,7 +55,19 @@ def recompute_bn_statistics(model: nn.Module, inputs) -> None:
         model.eval()
 
 
-@register_trick("ema")
+@dataclass
+class EMAConfig:
+    decay: float = ranged(0.999, FRACTION)
+    start_step: int = ranged(0, non_negative(10**9))
+    # decay_t = min(decay, (1 + t) / (10 + t)) at step t: early on the average forgets the random
+    # initial weights quickly (TensorFlow's ExponentialMovingAverage num_updates)
+    warmup: bool = False
+    # recompute the EMA generator's batch-norm statistics from this many batches of its own
+    # samples before every sample grid and evaluation (0: copy G's, which belong to other weights)
+    bn_batches: int = ranged(0, non_negative(10**4))
+
+
+@register_trick("ema", config=EMAConfig, order=70)
 class EMA(Trick):
     def check(self, loss, run_cfg) -> None:
         if not 0.0 <= self.cfg.decay <= 1.0:

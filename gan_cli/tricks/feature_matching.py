@@ -10,8 +10,11 @@ as in the paper).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 
+from gan_cli.config_ranges import non_negative, ranged
 from gan_cli.errors import GanError
 from gan_cli.losses.penalties import bare
 from gan_cli.tricks.base import StepContext, Trick, register_trick
@@ -24,7 +27,16 @@ def feature_distance(real_features: torch.Tensor, fake_features: torch.Tensor, d
     return diff.pow(2).sum() if distance == "squared" else diff.abs().mean()
 
 
-@register_trick("feature_matching")
+@dataclass
+class FeatureMatchingConfig:
+    # squared: ||E f(x) - E f(G(z))||^2 (the paper / MNIST code); l1: the CIFAR code
+    distance: str = "squared"
+    # weight of the feature-matching term; the plain generator loss keeps weight `adversarial`
+    weight: float = ranged(1.0, non_negative())
+    adversarial: float = ranged(0.0, non_negative())
+
+
+@register_trick("feature_matching", config=FeatureMatchingConfig, order=40)
 class FeatureMatching(Trick):
     def check(self, loss, run_cfg) -> None:
         if self.cfg.distance not in DISTANCES:

@@ -9,9 +9,12 @@ It is a constant in the penalty's gradient. The weight is a config value: no sou
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 from torch import nn
 
+from gan_cli.config_ranges import non_negative, ranged
 from gan_cli.errors import GanError
 from gan_cli.tricks.base import StepContext, Trick, register_trick
 
@@ -45,7 +48,13 @@ class ParameterMean:
         self.count = int(state["count"])
 
 
-@register_trick("historical_averaging")
+@dataclass
+class HistoricalAveragingConfig:
+    weight: float = ranged(1e-3, non_negative())
+    networks: str = "both"  # d | g | both
+
+
+@register_trick("historical_averaging", config=HistoricalAveragingConfig, order=20)
 class HistoricalAveraging(Trick):
     def check(self, loss, run_cfg) -> None:
         if self.cfg.networks not in NETWORKS:

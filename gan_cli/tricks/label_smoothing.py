@@ -6,7 +6,9 @@ a known anti-pattern, offered only as an explicit option."""
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 
+from gan_cli.config_ranges import FRACTION, ranged
 from gan_cli.errors import GanError
 from gan_cli.losses import LOSSES
 from gan_cli.tricks.base import Trick, register_trick
@@ -14,7 +16,14 @@ from gan_cli.tricks.base import Trick, register_trick
 log = logging.getLogger("gan")
 
 
-@register_trick("label_smoothing")
+@dataclass
+class LabelSmoothingConfig:
+    real: float = ranged(0.9, FRACTION)
+    # Two-sided smoothing (fake target > 0) is a known anti-pattern; only on explicit request.
+    fake: float = ranged(0.0, FRACTION)
+
+
+@register_trick("label_smoothing", config=LabelSmoothingConfig, order=30)
 class LabelSmoothing(Trick):
     def check(self, loss, run_cfg) -> None:
         if not loss.supports_label_smoothing:

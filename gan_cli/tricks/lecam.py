@@ -11,9 +11,12 @@ in checkpoints: a resumed run continues them exactly.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 import torch.nn.functional as F
 
+from gan_cli.config_ranges import FRACTION, non_negative, ranged
 from gan_cli.errors import GanError
 from gan_cli.tricks.base import StepContext, Trick, register_trick
 
@@ -27,7 +30,14 @@ def lecam_term(d_real: torch.Tensor, d_fake: torch.Tensor, avg_real: torch.Tenso
     return F.relu(d_real - avg_fake).pow(2).mean() + F.relu(avg_real - d_fake).pow(2).mean()
 
 
-@register_trick("lecam")
+@dataclass
+class LeCamConfig:
+    weight: float = ranged(0.3, non_negative())  # lambda (the official BigGAN CIFAR scripts)
+    decay: float = ranged(0.99, FRACTION)  # of the moving averages a_R, a_F
+    form: str = "code"  # code: relu as the official code | paper: plain squares
+
+
+@register_trick("lecam", config=LeCamConfig, order=130)
 class LeCam(Trick):
     def __init__(self, cfg, run_cfg):
         super().__init__(cfg, run_cfg)

@@ -9,11 +9,20 @@ real and fake batches are compared within themselves because D is called on each
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
+from gan_cli.config_ranges import count, ranged
 from gan_cli.errors import GanError
 from gan_cli.tricks.base import Trick, register_trick
 
 
-@register_trick("minibatch_discrimination")
+@dataclass
+class MinibatchDiscriminationConfig:
+    num_kernels: int = ranged(100, count(4096))  # B
+    kernel_dim: int = ranged(5, count(1024))  # C
+
+
+@register_trick("minibatch_discrimination", config=MinibatchDiscriminationConfig, order=10)
 class MinibatchDiscrimination(Trick):
     def check(self, loss, run_cfg) -> None:
         if self.cfg.num_kernels < 1 or self.cfg.kernel_dim < 1:

@@ -4,11 +4,19 @@ feature map before D's last block (the layer is `MinibatchStddev` in models/laye
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
+from gan_cli.config_ranges import count, ranged
 from gan_cli.errors import GanError
 from gan_cli.tricks.base import Trick, register_trick
 
 
-@register_trick("minibatch_stddev")
+@dataclass
+class MinibatchStddevConfig:
+    group_size: int = ranged(4, count(4096))
+
+
+@register_trick("minibatch_stddev", config=MinibatchStddevConfig, order=50)
 class MinibatchStddev(Trick):
     def check(self, loss, run_cfg) -> None:
         group = self.cfg.group_size

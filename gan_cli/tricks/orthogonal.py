@@ -10,8 +10,11 @@ on their raw weights, as in the official code.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 
+from gan_cli.config_ranges import non_negative, ranged
 from gan_cli.errors import GanError
 from gan_cli.tricks.base import StepContext, Trick, register_trick
 
@@ -25,7 +28,12 @@ def orthogonal_penalty(weights: list[torch.Tensor]) -> torch.Tensor:
     return total / 2
 
 
-@register_trick("orthogonal")
+@dataclass
+class OrthogonalConfig:
+    strength: float = ranged(1e-4, non_negative())
+
+
+@register_trick("orthogonal", config=OrthogonalConfig, order=160)
 class Orthogonal(Trick):
     arch = "biggan"
 

@@ -8,11 +8,19 @@ inputs everywhere D is called (losses, penalties, feature matching).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
+from gan_cli.config_ranges import count, ranged
 from gan_cli.errors import GanError
 from gan_cli.tricks.base import Trick, register_trick
 
 
-@register_trick("pack")
+@dataclass
+class PackConfig:
+    m: int = ranged(2, count(64))
+
+
+@register_trick("pack", config=PackConfig, order=80)
 class Pack(Trick):
     def check(self, loss, run_cfg) -> None:
         m, batch = self.cfg.m, run_cfg.trainer.batch_size

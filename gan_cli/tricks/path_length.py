@@ -11,14 +11,24 @@ regularisation), as the official loss (the running mean carries E[a]'s gradient 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import torch
 
+from gan_cli.config_ranges import FRACTION, count, non_negative, ranged
 from gan_cli.errors import GanError
 from gan_cli.tricks.base import StepContext, Trick, register_trick
 
 
-@register_trick("path_length")
+@dataclass
+class PathLengthConfig:
+    weight: float = ranged(2.0, non_negative())
+    every: int = ranged(4, count(10**6))  # lazy: every N-th G update, scaled by N
+    decay: float = ranged(0.01, FRACTION)  # of the running mean path length
+    batch_shrink: int = ranged(2, count(4096))  # computed on batch_size / batch_shrink samples
+
+
+@register_trick("path_length", config=PathLengthConfig, order=150)
 class PathLength(Trick):
     arch = "stylegan2"
 

@@ -1,25 +1,36 @@
-"""R1 and R2 regularisation (Mescheder et al. 2018): zero-centred gradient penalties on D.
+"""R1 regularisation (Mescheder et al. 2018): a zero-centred gradient penalty on D at real data.
 
   r1:  (gamma / 2) E ||grad D(x)||^2 on real data
-  r2:  (gamma / 2) E ||grad D(G(z))||^2 on generated data
-half=false drops the 1/2, matching GAN_stability's code (its reg_param=10 is gamma=20 in the
-paper's convention). every=N applies the penalty on every N-th D update only, scaled by N
-(lazy regularisation, StyleGAN2).
+(R2, the same penalty on generated data, is r2.py.) half=false drops the 1/2, matching
+GAN_stability's code (its reg_param=10 is gamma=20 in the paper's convention). every=N applies
+the penalty on every N-th D update only, scaled by N (lazy regularisation, StyleGAN2).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 
+from gan_cli.config_ranges import count, non_negative, ranged
 from gan_cli.errors import GanError
 from gan_cli.losses.penalties import power_penalty
 from gan_cli.tricks.base import StepContext, Trick, register_trick
 
 
-@register_trick("r1")
+@dataclass
+class R1Config:
+    # Penalty (gamma/2) E||grad D(x)||^2 (the paper). GAN_stability's code omits the 1/2: set
+    # half=false to match it.
+    gamma: float = ranged(10.0, non_negative())
+    half: bool = True
+    every: int = ranged(1, count(10**6))  # lazy regularisation: apply every N D steps (scaled by N)
+
+
+@register_trick("r1", config=R1Config, order=90)
 class R1(Trick):
     gradient_penalty = True
-    on_real = True
+    on_real = True  # the penalised points: real data (R2: generated)
 
     def __init__(self, cfg, run_cfg):
         super().__init__(cfg, run_cfg)
@@ -44,8 +55,3 @@ class R1(Trick):
 
     def load_state_dict(self, state: dict) -> None:
         self.d_updates = int(state.get("d_updates", 0))
-
-
-@register_trick("r2")
-class R2(R1):
-    on_real = False

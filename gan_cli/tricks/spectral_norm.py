@@ -12,9 +12,12 @@ normalises the finished networks."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from torch import nn
 from torch.nn.utils.parametrizations import spectral_norm
 
+from gan_cli.config_ranges import count, ranged
 from gan_cli.errors import GanError
 from gan_cli.tricks.base import Trick, register_trick
 
@@ -29,10 +32,16 @@ def apply_spectral_norm(module: nn.Module, power_iterations: int = 1) -> nn.Modu
     return module
 
 
-@register_trick("spectral_norm")
-class SpectralNorm(Trick):
-    setup_order = -1  # before ema / historical averaging copy the parameters
+@dataclass
+class SpectralNormConfig:
+    networks: str = "d"  # d | g | both
+    power_iterations: int = ranged(1, count(100))
 
+
+# order 0: the first to set up, so that tricks copying the parameters (ema, historical averaging)
+# see the normalised ones
+@register_trick("spectral_norm", config=SpectralNormConfig, order=0)
+class SpectralNorm(Trick):
     @property
     def on_d(self) -> bool:
         return self.cfg.networks in ("d", "both")
