@@ -37,19 +37,25 @@ class Networks:
 
     @property
     def G_eval(self) -> nn.Module:
-        """The generator used for samples and scores: the EMA copy when there is one."""
-        for trick in self.tricks:
-            if hasattr(trick, "model") and trick.name == "ema":
-                return trick.model
-        return self.G
+        """The generator used for samples and scores: a trick's (EMA's average) when one has it."""
+        return next((G for trick in self.tricks if (G := trick.eval_generator()) is not None), self.G)
+
+    @property
+    def double_backward(self) -> bool:
+        """Whether a D step differentiates D twice (torch.compile cannot: D then stays eager)."""
+        return bool(penalising(self.loss, self.tricks))
+
+
+def penalising(loss: GANLoss, tricks: list[Trick]) -> list:
+    """The loss and tricks that penalise D's per-sample input gradients (wgan_gp, dragan, r1, r2):
+    each differentiates through D twice, and batch norm in D would couple the samples."""
+    return [part for part in (loss, *tricks) if part.gradient_penalty]
 
 
 def resolve_arch(cfg, loss: GANLoss, tricks: list[Trick] = ()) -> None:
     """Fill config values chosen automatically (d_norm=auto) and refuse impossible combinations."""
-    # gradient penalties of the loss (wgan_gp, ...) or of tricks (r1, r2)
-    penalised = ([f"loss={cfg.loss.name}"] if loss.gradient_penalty else []) + [
-        f"tricks=[{t.name}]" for t in tricks if t.gradient_penalty
-    ]
+    penalised = [f"loss={cfg.loss.name}" if part is loss else f"tricks=[{part.name}]"
+                 for part in penalising(loss, tricks)]
     with open_dict(cfg):
         resolve_arch_defaults(cfg.arch)
         if cfg.arch.d_norm == "auto":

@@ -12,8 +12,11 @@ step. On the CPU there is no queue to stall, so the flag is read at once.
 from __future__ import annotations
 
 from collections import deque
+from pathlib import Path
 
 import torch
+
+from gan_cli.errors import DivergenceError
 
 WATCHED = ("d/loss", "g/loss")
 
@@ -77,3 +80,14 @@ def first_nonfinite(named: list[tuple[str, torch.Tensor]]) -> str | None:
     if bool(torch.stack([t.isfinite().all().to(floats[0][1].device) for _, t in floats]).all()):
         return None
     return next(name for name, t in floats if not bool(t.isfinite().all()))
+
+
+def divergence_error(step: int, key: str, value, optim, last_checkpoint: Path | None, resume: str) -> DivergenceError:
+    """What stops a diverged run: where it went wrong, and how to go on with half the learning
+    rates `optim` (the run's optim config) gave; `resume` is the command that continues the run."""
+    lower = f"optim.g.lr={optim.g.lr / 2:g} optim.d.lr={optim.d.lr / 2:g}"
+    if last_checkpoint is not None:
+        fix = f"the last good checkpoint is {last_checkpoint}; continue from it with lower learning rates: {resume} {lower}"
+    else:
+        fix = f"no checkpoint was written yet; start again with lower learning rates ({lower}) or another loss"
+    return DivergenceError(f"training diverged at step {step}: {key} is {value}; {fix}")

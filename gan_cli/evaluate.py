@@ -37,8 +37,8 @@ from gan_cli.metrics.sources import image_files_or_npz, read_npz
 from gan_cli.metrics.toy2d import mode_metrics
 from gan_cli.out_paths import check_file_target
 from gan_cli.run_config import run_config
+from gan_cli.run_log import finite_or_none
 from gan_cli.runtime import resolve_device
-from gan_cli.trainer import finite_or_none
 
 log = logging.getLogger("gan")
 

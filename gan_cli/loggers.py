@@ -1,13 +1,15 @@
-"""Optional experiment loggers, called by the trainer next to the JSONL files it always writes.
+"""Experiment loggers: where the trainer's log rows, scores and sample grids go.
 
-`logger=jsonl` (default) adds nothing; `logger=tensorboard` also writes TensorBoard event files
-to `<run>/tensorboard/`: losses and throughput, scores, and every sample grid (or scatter plot).
+`logger=jsonl` (default, and always on in a run: gan_cli/run_log.py) writes each log row to
+`<run>/metrics.jsonl`; `logger=tensorboard` also writes TensorBoard event files to
+`<run>/tensorboard/`: losses and throughput, scores, and every sample grid (or scatter plot).
 `logger=mlflow` and `logger=wandb` log the same to those trackers (gan_cli/trackers.py); a list
 (`logger=[tensorboard,mlflow]`) logs to each.
 """
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from omegaconf import ListConfig
@@ -18,8 +20,7 @@ LOGGERS = ("jsonl", "tensorboard", "mlflow", "wandb")
 
 
 class RunLogger:
-    """The interface, and the `jsonl` logger: metrics.jsonl and scores.jsonl are written by the
-    trainer itself, so there is nothing more to do."""
+    """The interface; it logs nothing (the logger of ranks other than 0)."""
 
     def open(self, step: int) -> None:
         """Called when training (re)starts at `step`."""
@@ -35,6 +36,18 @@ class RunLogger:
 
     def close(self) -> None:
         pass
+
+
+class JsonlLogger(RunLogger):
+    """`logger=jsonl`: one metrics.jsonl line per log row (appended: a resumed run continues the
+    file train.py truncated to its checkpoint)."""
+
+    def __init__(self, run_dir: Path):
+        self.path = Path(run_dir) / "metrics.jsonl"
+
+    def metrics(self, step: int, row: dict) -> None:
+        with open(self.path, "a") as f:
+            f.write(json.dumps(row) + "\n")
 
 
 class TensorBoardLogger(RunLogger):
@@ -131,13 +144,13 @@ def build_logger(names, run_dir: Path, cfg=None) -> RunLogger:
     parameters, and holds their options (`tracker.*`)."""
     loggers = []
     for name in logger_names(names):
-        if name == "tensorboard":
+        if name == "jsonl":
+            loggers.append(JsonlLogger(Path(run_dir)))
+        elif name == "tensorboard":
             loggers.append(TensorBoardLogger(Path(run_dir) / "tensorboard"))
         elif name in ("mlflow", "wandb"):
             from gan_cli import trackers
 
             tracker_cls = trackers.MLflowLogger if name == "mlflow" else trackers.WandbLogger
             loggers.append(tracker_cls(Path(run_dir), cfg))
-    if not loggers:
-        return RunLogger()
     return loggers[0] if len(loggers) == 1 else Loggers(loggers)

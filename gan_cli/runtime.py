@@ -1,14 +1,20 @@
-"""Device, precision and seeding: the few facts about the machine the trainer needs."""
+"""Device, precision, seeding and stop signals: the few facts about the machine and the process
+the trainer needs."""
 
 from __future__ import annotations
 
 import contextlib
+import logging
 import random
+import signal
 
 import numpy as np
 import torch
 
+from gan_cli import distributed
 from gan_cli.errors import GanError
+
+log = logging.getLogger("gan")
 
 
 def resolve_device(name: str) -> torch.device:
@@ -67,3 +73,53 @@ def autocast(device: torch.device, dtype: torch.dtype | None):
     if dtype is None:
         return contextlib.nullcontext()
     return torch.autocast(device_type=device.type, dtype=dtype)
+
+
+class StopSignals:
+    """While a run trains (`with StopSignals() as stop:`), SIGINT, SIGTERM and SIGUSR2 ask it to
+    stop after the step in progress, with a checkpoint; a second one stops it at once
+    (KeyboardInterrupt). The previous handlers come back on `restore()` or at the end of the
+    block, however the run ends: the next job of a sweep gets the usual Ctrl-C back."""
+
+    def __init__(self):
+        self.signal: int | None = None  # the first one received
+        self._previous: dict = {}
+
+    def __enter__(self) -> StopSignals:
+        # SIGUSR2: Slurm's warning before the time limit (the submitit launcher asks for it with
+        # --signal=USR2@signal_delay_s; its own handler would end the job without a checkpoint).
+        for sig in (signal.SIGINT, signal.SIGTERM, *([signal.SIGUSR2] if hasattr(signal, "SIGUSR2") else [])):
+            try:
+                self._previous[sig] = signal.signal(sig, self._handle)
+            except ValueError:  # not the main thread (e.g. some launchers): leave defaults
+                pass
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.restore()
+
+    def _handle(self, signum, frame) -> None:
+        if self.signal is not None:  # a second Ctrl-C: stop now
+            raise KeyboardInterrupt
+        self.signal = signum
+        log.warning("%s received: finishing this step and writing a checkpoint", signal.Signals(signum).name)
+
+    def restore(self) -> None:
+        for sig, previous in self._previous.items():
+            signal.signal(sig, previous)
+        self._previous = {}
+
+    def agreed(self, measure: bool) -> bool:
+        """Stop after a signal. Ranks may get it at different steps, so under torchrun they agree
+        (and stop together) at the next log step (`measure`): a collective in every step would
+        cost more."""
+        if distributed.world_size() == 1:
+            return self.signal is not None
+        if not measure:
+            return False
+        self.signal = distributed.max_int(self.signal or 0) or None
+        return self.signal is not None
+
+    @property
+    def name(self) -> str:
+        return signal.Signals(self.signal).name

@@ -54,7 +54,7 @@ def test_a_training_step_never_waits_for_the_gpu(tmp_path, idx_root, amp):
     finally:
         torch.cuda.set_sync_debug_mode("default")
     torch.cuda.synchronize()
-    assert all(torch.isfinite(v).all() for v in trainer._acc.values())
+    assert all(torch.isfinite(v).all() for v in trainer.run_log.sums.values())
 
 
 @pytest.mark.skipif(torch.cuda.device_count() < 2, reason="needs 2 GPUs")

@@ -11,7 +11,7 @@ from PIL import Image
 
 from gan_cli.console import TrainingProgress
 from gan_cli.errors import GanError
-from gan_cli.loggers import RunLogger, build_logger
+from gan_cli.loggers import JsonlLogger, build_logger
 
 
 def events(log_dir: Path):
@@ -22,13 +22,15 @@ def events(log_dir: Path):
     return acc
 
 
-def test_jsonl_adds_nothing_and_unknown_names_are_refused(tmp_path):
-    assert type(build_logger("jsonl", tmp_path)) is RunLogger
+def test_jsonl_writes_metrics_jsonl_and_unknown_names_are_refused(tmp_path):
+    assert type(build_logger("jsonl", tmp_path)) is JsonlLogger
     with pytest.raises(GanError, match="logger=comet is unknown: use one of jsonl, tensorboard, mlflow, wandb"):
         build_logger("comet", tmp_path)
     with pytest.raises(GanError, match="logger=comet is unknown"):
         build_logger(["tensorboard", "comet"], tmp_path)  # checked before any logger is made
     assert not any(tmp_path.iterdir())
+    build_logger("jsonl", tmp_path).metrics(5, {"step": 5, "d/loss": 1.5})
+    assert (tmp_path / "metrics.jsonl").read_text() == '{"step": 5, "d/loss": 1.5}\n'
 
 
 def test_missing_tensorboard_is_one_line(tmp_path, monkeypatch):

@@ -372,7 +372,9 @@ def test_wgan_critic_warmup_runs_100_critic_steps(tmp_path):
     from gan_cli.trainer import Trainer
 
     trainer = Trainer(compose_train([*TINY_MLP_RING, "loss=wgan", "loss.critic_warmup=true"]), tmp_path)
-    assert [trainer.d_steps_for(s) for s in (0, 24, 25, 499, 500, 1000)] == [100, 100, 5, 5, 100, 100]
+    d_steps = int(trainer.cfg.trainer.d_steps)
+    assert [trainer.loss.d_steps(s, d_steps) for s in (0, 24, 25, 499, 500, 1000)] == [100, 100, 5, 5, 100, 100]
+    assert not trainer.loss.fixed_d_steps and not trainer.reuse_fake
 
 
 def test_gradient_penalty_losses_refuse_batch_norm_and_pick_layer_norm():

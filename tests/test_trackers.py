@@ -14,7 +14,7 @@ import pytest
 from PIL import Image
 
 from gan_cli.errors import GanError
-from gan_cli.loggers import Loggers, RunLogger, build_logger, logger_names
+from gan_cli.loggers import JsonlLogger, Loggers, RunLogger, build_logger, logger_names
 from gan_cli.trackers import flatten
 from tests.conftest import make_cfg
 
@@ -27,7 +27,7 @@ def test_logger_names_and_lists():
     assert logger_names(["tensorboard", "mlflow", "tensorboard"]) == ["tensorboard", "mlflow"]
     with pytest.raises(GanError, match=r"logger=\{'a': 1\}: give a name or a list of names"):
         logger_names({"a": 1})
-    assert type(build_logger(["jsonl"], Path("."))) is RunLogger
+    assert type(build_logger(["jsonl"], Path("."))) is JsonlLogger
 
 
 def test_a_missing_tracker_package_is_one_line(tmp_path, monkeypatch):

@@ -73,6 +73,17 @@ class GANLoss:
     def after_d_step(self, D: nn.Module) -> None:
         """Called after every discriminator update (WGAN clips weights here)."""
 
+    def d_steps(self, step: int, default: int) -> int:
+        """Discriminator updates before generator update number `step` (from 0): `default`
+        (trainer.d_steps) unless the loss has a schedule of its own (WGAN's critic warm-up)."""
+        return default
+
+    @property
+    def fixed_d_steps(self) -> bool:
+        """True when `d_steps` is `default` at every step: then, at one D step, the D step's fake
+        batch can serve the G step too."""
+        return True
+
 
 def build_loss(cfg) -> GANLoss:
     if cfg.name not in LOSSES:

@@ -80,6 +80,15 @@ class WGAN(GANLoss):
             torch._foreach_clamp_min_(params, -self.cfg.clip)
             torch._foreach_clamp_max_(params, self.cfg.clip)
 
+    def d_steps(self, step: int, default: int) -> int:
+        if self.cfg.critic_warmup and (step < 25 or step % 500 == 0):
+            return 100  # the official WGAN schedule
+        return default
+
+    @property
+    def fixed_d_steps(self) -> bool:
+        return not self.cfg.critic_warmup
+
 
 @register_loss("wgan_gp", config=WGANGPConfig)
 class WGANGP(WGAN):

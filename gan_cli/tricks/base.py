@@ -112,6 +112,10 @@ class Trick:
     def after_g_step(self, G: nn.Module, step: int) -> None:
         pass
 
+    def eval_generator(self) -> nn.Module | None:
+        """The generator to sample and score with instead of G (EMA's average), or None."""
+        return None
+
     def prepare_eval(self, latent) -> None:
         """Before sample grids and evaluations (EMA recomputes its batch-norm statistics);
         latent(n, torch.Generator) -> (z, y) draws generator inputs."""

@@ -91,6 +91,9 @@ class EMA(Trick):
         if self._dst_buffers:
             torch._foreach_copy_(self._dst_buffers, self._src_buffers)
 
+    def eval_generator(self) -> nn.Module:
+        return self.model
+
     def prepare_eval(self, latent) -> None:
         """Before samples or scores: the EMA generator's own batch-norm statistics.
         latent(n, generator) -> (z, y) draws the model's inputs."""
