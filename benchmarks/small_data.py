@@ -23,7 +23,6 @@ import json
 import os
 import statistics
 import sys
-import time
 from concurrent.futures import ProcessPoolExecutor
 from datetime import datetime
 from pathlib import Path
@@ -32,7 +31,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from toy_grid import fmt  # noqa: E402  (mean ± std over seeds, as the toy table prints it)
+from toy_grid import fmt, train_cell  # noqa: E402  (the toy table's cell runner and mean ± std)
 
 DEFAULT_SIZES = "0.01,0.1,1.0"
 DEFAULT_CONFIGS = "none,diffaugment,ada,diffaugment+lecam,ada+lecam,diffaugment_reals"
@@ -65,43 +64,15 @@ def ada_trajectory(run_dir: Path) -> list[tuple[int, float]]:
     return [(r["step"], r["ada/p"]) for r in rows if "ada/p" in r]
 
 
+def run_extras(run_dir: Path) -> dict:
+    """Which images the run trained on, and ADA's p over the run."""
+    written = json.loads((run_dir / "summary.json").read_text())
+    p = ada_trajectory(run_dir)
+    return {"dataset_subset": written.get("dataset_subset"), **({"ada_p": p} if p else {})}
+
+
 def run_cell(job: dict) -> dict:
-    """Train one cell in this process; a failure is a result, not the end of the table."""
-    import logging
-
-    import torch
-    from hydra import compose, initialize_config_dir
-
-    from gan_cli import trainer as trainer_module
-    from gan_cli.apps import register_resolvers
-    from gan_cli.config import register_configs
-    from gan_cli.errors import GanError
-    from gan_cli.trainer import Trainer
-
-    torch.set_num_threads(1)
-    logging.getLogger("gan").setLevel(logging.WARNING)
-    trainer_module.summary_table = lambda *args, **kwargs: None
-    register_configs()
-    register_resolvers()
-    start, cpu_start = time.perf_counter(), time.process_time()
-    result = {k: job[k] for k in ("size", "config", "seed")}
-    try:
-        with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base=None):
-            cfg = compose("train", overrides=job["overrides"])
-        summary = Trainer(cfg, job["run_dir"]).fit()
-        result.update({k: summary.get(k) for k in ("status", "fid", "steps")})
-        written = json.loads((Path(job["run_dir"]) / "summary.json").read_text())
-        result["dataset_subset"] = written.get("dataset_subset")
-        p = ada_trajectory(Path(job["run_dir"]))
-        if p:
-            result["ada_p"] = p
-    except GanError as e:
-        result.update(status="failed", error=str(e))
-    except Exception as e:  # a crash in one cell must not lose the rest of the table
-        result.update(status="failed", error=f"{type(e).__name__}: {e}")
-    result["seconds"] = round(time.perf_counter() - start, 1)
-    result["cpu_seconds"] = round(time.process_time() - cpu_start, 1)
-    return result
+    return train_cell(job, ("size", "config", "seed"), ("fid",), run_extras)
 
 
 def summarise(results: list[dict]) -> dict:

@@ -66,8 +66,11 @@ def trick_fields(option: str) -> list[str]:
     return list(OmegaConf.load(path)) if path.exists() else [option]
 
 
-def run_cell(job: dict) -> dict:
-    """Train one cell in this process; a failure (refused combination, divergence) is a result."""
+def train_cell(job: dict, labels: tuple[str, ...], scores: tuple[str, ...], extras=None) -> dict:
+    """Train one cell in this process, single-threaded; a failure (refused combination,
+    divergence, crash) is a result, not the end of the table. `labels` are copied from the job,
+    `scores` from the run's summary; `extras(run_dir)` adds what else the caller reads from the run
+    folder. Shared by the benchmarks that run tables of cells (benchmarks/small_data.py too)."""
     import logging
 
     import torch
@@ -85,20 +88,26 @@ def run_cell(job: dict) -> dict:
     register_configs()
     register_resolvers()
     start, cpu_start = time.perf_counter(), time.process_time()
-    result = {k: job[k] for k in ("toy", "loss", "tricks", "seed")}
+    result = {k: job[k] for k in labels}
     try:
         with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base=None):
             cfg = compose("train", overrides=job["overrides"])
         summary = Trainer(cfg, job["run_dir"]).fit()
-        result.update({k: summary.get(k) for k in ("status", "modes", "hq_fraction", "reverse_kl", "steps")})
+        result.update({k: summary.get(k) for k in ("status", *scores, "steps")})
+        if extras is not None:
+            result.update(extras(Path(job["run_dir"])))
     except GanError as e:
         result.update(status="failed", error=str(e))
-    except Exception as e:  # a crash in one cell must not lose the rest of the grid
+    except Exception as e:  # a crash in one cell must not lose the rest of the table
         result.update(status="failed", error=f"{type(e).__name__}: {e}")
     result["seconds"] = round(time.perf_counter() - start, 1)
     # single-threaded: CPU seconds are the wall time on an otherwise idle core
     result["cpu_seconds"] = round(time.process_time() - cpu_start, 1)
     return result
+
+
+def run_cell(job: dict) -> dict:
+    return train_cell(job, ("toy", "loss", "tricks", "seed"), ("modes", "hq_fraction", "reverse_kl"))
 
 
 def fmt(values: list[float], scale: float = 1.0, digits: int = 2) -> str:
