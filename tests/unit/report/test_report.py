@@ -298,7 +298,7 @@ def test_real_sweep_on_ring_through_the_cli(gan, ring_sweep, tmp_path):
     (run,) = collect_runs(job)  # a job folder on its own is a report of one run
     assert run.status == "finished" and run.scores_final
     if tensorboard:
-        from tests.test_loggers import events
+        from tests.unit.test_loggers import events
 
         acc = events(job / "tensorboard")
         logged = [json.loads(line)["d/loss"] for line in (job / "metrics.jsonl").read_text().splitlines()]
