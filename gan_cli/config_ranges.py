@@ -6,7 +6,7 @@ intervals at least 1 or 0 for "never", rates are positive, fractions lie in [0, 
 the composed config checks them all, for `gan train` and every other command, for each job of a
 sweep, and under `--cfg job` alike (config_check calls `check_ranges`). Sizes have upper limits
 too, so that a slip of the keyboard (width=64000) is refused instead of exhausting the machine's
-memory. A new numeric key needs its range: tests/test_ranges.py walks the schemas and fails for a
+memory. A new numeric key needs its range: tests/unit/test_ranges.py walks the schemas and fails for a
 key without one.
 """
 

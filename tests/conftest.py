@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from hydra import compose, initialize_config_dir
 
 from gan_cli.apps import register_resolvers
@@ -107,3 +108,13 @@ def ring_sweep(tmp_path_factory) -> Path:
     assert result.returncode == 0, result.stderr[-2000:]
     (sweep / "train.out").write_text(result.stdout + result.stderr)
     return sweep
+
+
+@pytest.fixture
+def one_thread():
+    """These tests run networks a few channels wide, where intra-op threads cost more than they
+    save (3-15x slower on a loaded 2-core machine): one thread for the test, then restored."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

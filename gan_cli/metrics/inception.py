@@ -4,7 +4,7 @@ torchvision's blocks with the patches that make it compute what TensorFlow compu
 With the published weights (pt_inception-2015-12-05-6726825d.pth, or torch-fidelity's copy with
 the same key layout), `InceptionV3TF` returns the 2048-d `pool_3` features and the 1008-way
 `logits_unbiased` that pytorch-fid, torch-fidelity, TTUR and stylegan2 use. The patches
-(tests/test_inception.py shows each one matters):
+(tests/unit/metrics/test_inception.py shows each one matters):
 - the pool branch of Mixed_5b/c/d, Mixed_6b-e and Mixed_7b averages without the zero padding
   (TF's `avg_pool` ignores it: `count_include_pad=False`);
 - the pool branch of Mixed_7c is a max pool (a quirk of that TF graph);

@@ -1,6 +1,6 @@
 """BigGAN (Brock et al. 2019, "Large Scale GAN Training for High Fidelity Natural Image
 Synthesis"), laid out as in ajbrock/BigGAN-PyTorch, whose forward outputs these networks
-reproduce to 1e-5 (tests/test_archs_biggan.py, against weights and outputs of the official code).
+reproduce to 1e-5 (tests/unit/models/test_archs_biggan.py, against weights and outputs of the official code).
 
 G: z (split into equal chunks across the blocks when `hierarchical`: the first chunk feeds the
 first dense layer, each block gets its own) -> dense -> 4x4 maps -> residual up-blocks (nearest

@@ -1,6 +1,6 @@
 """StyleGAN2 (Karras et al. 2020, "Analyzing and Improving the Image Quality of StyleGAN"), laid
 out as in NVlabs' stylegan2-ada-pytorch, whose forward outputs these networks reproduce to 1e-5
-(tests/test_archs_stylegan2.py, against weights and outputs of the official code).
+(tests/unit/models/test_archs_stylegan2.py, against weights and outputs of the official code).
 
 G = mapping network z (+ class embedding) -> w, then a synthesis network from a learned 4x4
 constant: per resolution two modulated 3x3 convs (the first upsampling) with per-pixel noise,
