@@ -19,7 +19,7 @@ from gan_cli.config_check import check_command_line
 from gan_cli.errors import GanError, RunFailed
 from tests.conftest import make_cfg
 from tests.helpers import TINY_RING, gan, write_png_folder
-from tests.test_report import make_run
+from tests.unit.report.test_report import make_run
 
 FOLDER = ["dataset=folder", "dataset.resolution=8", "dataset.in_memory=false", "dataset.num_workers=0", "arch=mlp",
           "metrics=none", "trainer.progress=false", "trainer.sample_every=0", "device=cpu", "trainer.batch_size=4"]

@@ -19,7 +19,7 @@ from gan_cli.report import scores as catalog
 from gan_cli.report.plots import NOT_PLOTTED, training_keys
 from gan_cli.report.runs import collect_runs
 from gan_cli.report.table import build_report
-from tests.test_report import make_run
+from tests.unit.report.test_report import make_run
 
 
 class Page(HTMLParser):
