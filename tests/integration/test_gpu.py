@@ -14,7 +14,7 @@ import pytest
 import torch
 
 from tests.conftest import make_cfg
-from tests.test_distributed import _env, _max_gap, _weights
+from tests.integration.test_distributed import _env, _max_gap, _weights
 
 pytestmark = [pytest.mark.gpu, pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")]
 

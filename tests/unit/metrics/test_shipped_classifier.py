@@ -16,7 +16,7 @@ from gan_cli.errors import GanError
 from gan_cli.metrics.extractor import HASH_CHARS, file_sha256
 from gan_cli.metrics.features import choose_extractor
 from tests.conftest import make_cfg
-from tests.test_classifier import random_classifier_file
+from tests.unit.metrics.test_classifier import random_classifier_file
 
 SHIPPED = "fashion_mnist_classifier"
 

@@ -53,7 +53,7 @@ def test_ema_warmup_decay():
 
 def test_ema_warmup_on_a_known_weight():
     from gan_cli.tricks.ema import EMAConfig
-    from tests.test_tricks import Point, trick
+    from tests.unit.tricks.test_tricks import Point, trick
 
     G = Point(0.0)
     ema = trick("ema", EMAConfig, decay=0.99, warmup=True)
