@@ -19,36 +19,20 @@ import torch
 from omegaconf import OmegaConf
 
 from gan_cli import distributed, run_status
-from gan_cli.augment import AugmentedD, apply_all
-from gan_cli.build import CONV_ARCHS, build_networks
+from gan_cli.augment import apply_all
+from gan_cli.build import build_training
 from gan_cli.console import TrainingProgress, summary_table
-from gan_cli.data import batch_source, build_dataset, data_spec
-from gan_cli.divergence import DivergenceWatch, divergence_error, first_nonfinite
-from gan_cli.generation import generate, per_class_labels
-from gan_cli.hooks import Every
+from gan_cli.data import build_dataset, data_spec
+from gan_cli.divergence import DivergenceWatch, divergence_error
+from gan_cli.hooks import Checkpoints, Evaluation, SampleGrids
 from gan_cli.loggers import RunLogger, build_logger, logger_names
-from gan_cli.lr_decay import check_decay, lr_factor, set_learning_rate
-from gan_cli.metrics.scores import evaluate_generator
-from gan_cli.optim import build_optimizer
+from gan_cli.lr_decay import lr_factor, set_learning_rate
 from gan_cli.run_log import RunLog
-from gan_cli.runtime import (
-    StopSignals,
-    autocast,
-    autocast_dtype,
-    resolve_device,
-    seed_everything,
-    use_channels_last,
-)
-from gan_cli.samples import save_image_grid, save_scatter
+from gan_cli.runtime import StopSignals, autocast, resolve_device, seed_everything
 from gan_cli.train_state import TrainState
 from gan_cli.tricks import StepContext
 
 log = logging.getLogger("gan")
-
-# Seeds derived from the run seed for streams that must not disturb the training RNG.
-DATA_SEED_OFFSET = 1_000_003
-FIXED_NOISE_SEED_OFFSET = 2_000_003
-NOISE_SEED_OFFSET = 4_000_037
 
 
 class Trainer:
@@ -70,54 +54,15 @@ class Trainer:
         logger = build_logger(["jsonl", *logger_names(cfg.logger)], self.run_dir, cfg) if distributed.is_main() else RunLogger()
         self.data = build_dataset(cfg.dataset)
         self.spec = data_spec(self.data)
-        self.nets = build_networks(cfg, self.spec, self.device)
-        self.G, self.D, self.loss, self.tricks = self.nets.G, self.nets.D, self.nets.loss, self.nets.tricks
-        self.schedule = self.nets.schedule
-        self.channels_last = use_channels_last(t.channels_last, self.device, cfg.arch.name in CONV_ARCHS)
-        if self.channels_last:
-            self.G.to(memory_format=torch.channels_last)
-            self.D.to(memory_format=torch.channels_last)
-        self.opt_g = build_optimizer(cfg.optim.g, self.G.parameters(), self.device)
-        self.opt_d = build_optimizer(cfg.optim.d, self.D.parameters(), self.device)
+        # networks, optimizers, scalers, batches, noise, and the DDP/compile/augmenting wrappers
+        run = build_training(cfg, self.data, self.spec, self.device)
+        self.nets, self.batches, self.noise, self.channels_last = run.nets, run.batches, run.noise, run.channels_last
+        self.G, self.D, self.loss, self.tricks, self.schedule = (self.nets.G, self.nets.D, self.nets.loss,
+                                                                 self.nets.tricks, self.nets.schedule)
+        self.opt_g, self.opt_d, self.scaler_g, self.scaler_d = run.opt_g, run.opt_d, run.scaler_g, run.scaler_d
+        self.amp_dtype, self.train_G, self.train_D, self.frozen_D = run.amp_dtype, run.train_G, run.train_D, run.frozen_D
+        self.real_augments = run.real_augments
         self._lr_decay = cfg.optim.get("decay", "none")
-        check_decay(self._lr_decay)
-        self.amp_dtype = autocast_dtype(t.amp, self.device)
-        fp16 = self.amp_dtype == torch.float16
-        self.scaler_d = torch.amp.GradScaler(self.device.type, enabled=fp16)
-        self.scaler_g = torch.amp.GradScaler(self.device.type, enabled=fp16)
-        distributed.local_batch_size(t.batch_size)  # refuses a global batch that does not split evenly
-        self.batches = batch_source(self.data, t.batch_size, cfg.seed + DATA_SEED_OFFSET, self.device,
-                                    cfg.dataset.num_workers, distributed.shard())
-        # Latent noise: one generator shared by all ranks, drawn for the global batch (`latent`).
-        self.noise = torch.Generator(self.device).manual_seed(cfg.seed + NOISE_SEED_OFFSET)
-        if distributed.world_size() > 1:
-            seed_everything(distributed.rank_seed(cfg.seed))  # per-rank randomness inside losses and tricks
-        # Each player trains through its wrapper (DDP when distributed); in the G phase D is called
-        # plain (`frozen_D`): it gets no gradient there, so its DDP hooks must not be armed.
-        # a growing arch (progan) leaves the blocks of other resolutions without gradients
-        unused = self.schedule is not None
-        self.train_G = distributed.wrap(self.G, self.device, t.sync_batchnorm, find_unused_parameters=unused)
-        self.train_D = distributed.wrap(self.D, self.device, t.sync_batchnorm, find_unused_parameters=unused)
-        self.frozen_D = self.D
-        if t.compile:
-            self.train_G = torch.compile(self.train_G)
-            if not self.nets.double_backward:  # torch.compile cannot differentiate twice: D stays eager
-                self.train_D, self.frozen_D = torch.compile(self.train_D), torch.compile(self.frozen_D)
-        # Augmenting tricks (diffaugment, ada): D is wrapped so that every image it sees, real or
-        # fake, in either phase, is augmented; or only the real batch is (the negative control).
-        d_augments = [trick.augment for trick in self.tricks if trick.augments == "d_inputs"]
-        self.real_augments = [trick.augment for trick in self.tricks if trick.augments == "reals"]
-        if d_augments:
-            self.train_D, self.frozen_D = AugmentedD(self.train_D, d_augments), AugmentedD(self.frozen_D, d_augments)
-
-        # The same noise (and classes) for every sample grid of the run.
-        gen = torch.Generator().manual_seed(cfg.seed + FIXED_NOISE_SEED_OFFSET)
-        n_fixed = 2500 if self.spec.kind == "toy" else t.num_samples
-        self.fixed_z = torch.randn(n_fixed, self.G.z_dim, generator=gen).to(self.device)
-        self.fixed_y, self.per_class = None, 0
-        if self.nets.num_classes:  # one row per class in the grids
-            self.fixed_y, self.per_class = per_class_labels(n_fixed, self.nets.num_classes)
-            self.fixed_z, self.fixed_y = self.fixed_z[: len(self.fixed_y)], self.fixed_y.to(self.device)
 
         identity = {"run_dir": str(self.run_dir), "seed": cfg.seed, "device": str(self.device),
                     "world_size": distributed.world_size()}
@@ -130,7 +75,13 @@ class Trainer:
         # apart and stop at different steps, so there the check stays at the log steps, where
         # the ranks' mean is read and every rank takes the same decision.
         self.watch = DivergenceWatch(self.device) if t.check_finite and distributed.world_size() == 1 else None
-        self.last_checkpoint: Path | None = None
+        # after the step's log row, in this order (gan_cli/hooks.py)
+        self.samples = SampleGrids(self.nets, self.spec, self.run_log, self.run_dir, self.device, cfg.seed,
+                                   t.num_samples, t.sample_every, t.steps)
+        self.evaluation = Evaluation(self.nets, self.spec, cfg, self.run_log, self.device, t.eval_every, t.steps)
+        self.checkpoints = Checkpoints(self.state, self.run_dir / "checkpoints", t.keep_checkpoints, t.checkpoint_every,
+                                       t.steps, diverged=self._diverged if self.watch is not None else None)
+        self.hooks = [self.samples, self.evaluation, self.checkpoints]
         # d_steps == 1: the D step's fake batch is reused for the G step (one G forward per step),
         # as in PyTorch's DCGAN example.
         self.reuse_fake = t.d_steps == 1 and self.loss.fixed_d_steps
@@ -254,10 +205,7 @@ class Trainer:
         log.info("G: %.2fM parameters, D: %.2fM parameters", count(self.G) / 1e6, count(self.D) / 1e6)
         interval_start, interval_step = time.perf_counter(), self.step
         with TrainingProgress(t.steps, self.step, t.progress and distributed.is_main()) as progress:
-            # after the step's log row, in this order
-            hooks = [Every(t.sample_every, t.steps, lambda step: self.save_samples(f"step_{step:07d}")),
-                     Every(t.eval_every, t.steps, lambda step: progress.score(step, self.evaluate(final=False))),
-                     Every(t.checkpoint_every, t.steps, lambda step: self.save_checkpoint())]
+            self.evaluation.report = progress.score  # the progress line shows the latest scores
             while self.step < t.steps:
                 step_start = time.perf_counter()
                 measure = (self.step + 1) % t.log_every == 0 or self.step + 1 == t.steps
@@ -275,7 +223,7 @@ class Trainer:
                     rate = (self.step - interval_step) * t.batch_size / max(now - interval_start, 1e-9)
                     progress.report(self.step, self._log_row(rate))
                     interval_start, interval_step = time.perf_counter(), self.step
-                for hook in hooks:
+                for hook in self.hooks:
                     hook.after_step(self.step)
                 if self.stop.agreed(measure) and self.step < t.steps:
                     return self._interrupted()
@@ -316,9 +264,9 @@ class Trainer:
         return row
 
     def _finish(self) -> dict:
-        self.save_samples("final")
-        final = self.save_checkpoint(final=True)
-        scores = self.evaluate(final=True)
+        self.samples.save("final", self.step)
+        final = self.checkpoints.save(final=True)
+        scores = self.evaluation.evaluate(self.step, final=True)
         summary = {
             "status": "finished",
             "steps": self.step,
@@ -336,7 +284,7 @@ class Trainer:
 
     def _interrupted(self) -> dict:
         self.stop.restore()
-        path = self.save_checkpoint()
+        path = self.checkpoints.save()
         resume = run_status.resume_command(self.run_dir)
         log.warning("%s: stopped after step %d of %d; checkpoint %s. Continue with: %s",
                     self.stop.name, self.step, self.cfg.trainer.steps, path, resume)
@@ -353,52 +301,8 @@ class Trainer:
             key = next((k for k, v in sums.items() if not math.isfinite(v)), "d/loss + g/loss")
             value = sums.get(key, math.nan)
         self.run_log.summary({"status": "diverged", "steps": step, "reason": f"{key} = {value}"})
-        raise divergence_error(step, key, value, self.cfg.optim, self.last_checkpoint,
+        raise divergence_error(step, key, value, self.cfg.optim, self.checkpoints.last,
                                run_status.resume_command(self.run_dir))
-
-    # ------------------------------------------------------------------ samples, scores, checkpoints
-    def generate(self, z: torch.Tensor, y: torch.Tensor | None = None, batch: int = 500) -> torch.Tensor:
-        return generate(self.nets.G_eval, z, y, batch)
-
-    def _prepare_eval_generator(self) -> None:
-        """Let tricks bring G_eval up to date (EMA: its own batch-norm statistics)."""
-        for trick in self.tricks:
-            trick.prepare_eval(self._eval_latent)
-
-    def _eval_latent(self, n: int, gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor | None]:
-        z = torch.randn(n, self.G.z_dim, device=self.device, generator=gen)
-        y = torch.randint(self.nets.num_classes, (n,), device=self.device, generator=gen) if self.nets.num_classes else None
-        return z, y
-
-    def save_samples(self, name: str) -> None:
-        if not distributed.is_main():
-            return
-        self._prepare_eval_generator()
-        x = self.generate(self.fixed_z, self.fixed_y)
-        path = self.run_dir / "samples" / f"{name}.png"
-        if self.spec.kind == "toy":
-            save_scatter(x, self.spec.toy_means, self.spec.toy_std, path, title=f"{self.spec.name}, step {self.step}")
-        else:
-            save_image_grid(x, path, nrow=self.per_class if self.per_class > 1 else None)
-        self.run_log.logger.samples(self.step, path)
-
-    def evaluate(self, final: bool) -> dict:
-        if not distributed.is_main():
-            return {}
-        self._prepare_eval_generator()
-        scores = evaluate_generator(self.nets.G_eval, self.spec, self.cfg, self.device, self.nets.num_classes)
-        if scores:
-            self.run_log.scores(self.step, final, scores)
-        return scores
-
-    def save_checkpoint(self, final: bool = False) -> Path:
-        """The state as a checkpoint (gan_cli/train_state.py); a loss gone non-finite since the
-        last check stops the run first, leaving the last good checkpoint as it is."""
-        if self.watch is not None and first_nonfinite(list(self.run_log.sums.items())):
-            self._diverged(self.step)
-        self.last_checkpoint = self.state.save(self.run_dir / "checkpoints", final, self.cfg.trainer.keep_checkpoints,
-                                               self.last_checkpoint)
-        return self.last_checkpoint
 
 
 def grad_norm(module: torch.nn.Module) -> torch.Tensor:
