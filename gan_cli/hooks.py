@@ -3,8 +3,8 @@
 A hook's `after_step(step)` runs after every step, once the step's log row is written, in the
 order the trainer lists its hooks (detectron2's HookBase, reduced to what the loop needs). Each
 keeps its own state: the grids their fixed noise, the checkpoints the last one written. The end
-of the run is not a hook: the trainer's `_finish` asks each for its final grid, checkpoint and
-scores itself, once.
+of the run is not a hook's step: the trainer's `_finish` asks them for the final grid, checkpoint
+and scores, once, and a run stopped by a signal asks for a checkpoint.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from gan_cli.generation import generate, per_class_labels, prepare_eval
 from gan_cli.metrics.scores import evaluate_generator
 from gan_cli.samples import save_image_grid, save_scatter
 
-# Seeds derived from the run seed for streams that must not disturb the training RNG.
+# The grids' noise has its own seed, derived from the run seed: drawing it never moves the training RNG.
 FIXED_NOISE_SEED_OFFSET = 2_000_003
 
 

@@ -1,8 +1,10 @@
 """The training loop: the discriminator and generator phases of a step, and the loop around them.
 
-Read top to bottom: `__init__` builds the run, `train_step` is one generator update preceded by
-the loss's `d_steps` critic updates, `fit` runs steps until `trainer.steps` generator updates are
-done, with sample grids, evaluations and checkpoints as after-step hooks (gan_cli/hooks.py).
+Read top to bottom: `__init__` assembles the run from parts built elsewhere (networks, optimizers,
+batches and wrappers: gan_cli/build.py), `train_step` is one generator update preceded by the
+loss's `d_steps` critic updates, `fit` runs steps until `trainer.steps` generator updates are
+done, with sample grids, evaluations and checkpoints as after-step hooks with their own state
+(gan_cli/hooks.py), and ends the run: finished, stopped by a signal, or diverged.
 Nothing in the step synchronises with the device: losses accumulate on it (gan_cli/run_log.py)
 and are read once per `log_every` steps. What a checkpoint holds is gan_cli/train_state.py's.
 """
@@ -18,17 +20,16 @@ from types import SimpleNamespace
 import torch
 from omegaconf import OmegaConf
 
-from gan_cli import distributed, run_status
+from gan_cli import distributed, run_status, runtime
 from gan_cli.augment import apply_all
 from gan_cli.build import build_training
 from gan_cli.console import TrainingProgress, summary_table
 from gan_cli.data import build_dataset, data_spec
-from gan_cli.divergence import DivergenceWatch, divergence_error
+from gan_cli.divergence import DivergenceWatch, divergence_error, nonfinite_sum
 from gan_cli.hooks import Checkpoints, Evaluation, SampleGrids
 from gan_cli.loggers import RunLogger, build_logger, logger_names
-from gan_cli.lr_decay import lr_factor, set_learning_rate
+from gan_cli.lr_decay import decay_learning_rates
 from gan_cli.run_log import RunLog
-from gan_cli.runtime import StopSignals, autocast, resolve_device, seed_everything
 from gan_cli.train_state import TrainState
 from gan_cli.tricks import StepContext
 
@@ -43,12 +44,9 @@ class Trainer:
         # read in every step: plain ints, not OmegaConf lookups
         self._batch_size, self._d_steps = int(t.batch_size), int(t.d_steps)
         self._d_params: list[torch.nn.Parameter] | None = None
-        self.device = distributed.device(resolve_device(cfg.device))
-        seed_everything(cfg.seed)  # the same on every rank: identical initial networks
-        if self.device.type == "cuda":
-            torch.backends.cudnn.benchmark = t.cudnn_benchmark
-            torch.backends.cuda.matmul.allow_tf32 = True
-            torch.backends.cudnn.allow_tf32 = True
+        self.device = distributed.device(runtime.resolve_device(cfg.device))
+        runtime.seed_everything(cfg.seed)  # the same on every rank: identical initial networks
+        runtime.use_fast_cuda(self.device, t.cudnn_benchmark)
 
         # metrics.jsonl (the `jsonl` logger, always on) and the loggers asked for, on rank 0 alone
         logger = build_logger(["jsonl", *logger_names(cfg.logger)], self.run_dir, cfg) if distributed.is_main() else RunLogger()
@@ -70,7 +68,7 @@ class Trainer:
         self.state = TrainState(cfg, self.spec, self.G, self.D, self.opt_g, self.opt_d, self.scaler_g, self.scaler_d,
                                 self.tricks, self.batches, self.noise, self.schedule, self.run_log, self.device)
         self.started = False  # set once the run folder says "running": from then on it ends with a status
-        self.stop = StopSignals()
+        self.stop = runtime.StopSignals()
         # A check of the losses after every step. Under torchrun ranks could see a nan a step
         # apart and stop at different steps, so there the check stays at the log steps, where
         # the ranks' mean is read and every rank takes the same decision.
@@ -134,7 +132,7 @@ class Trainer:
             if self.real_augments:
                 real = apply_all(self.real_augments, real)
             z, y_fake = self.latent(bs)
-            with autocast(self.device, self.amp_dtype):
+            with runtime.autocast(self.device, self.amp_dtype):
                 if self.reuse_fake:
                     fake = G(z, y_fake)
                     fake_d = fake.detach()
@@ -150,7 +148,7 @@ class Trainer:
             self.scaler_d.scale(total).backward()
             if measure:
                 self.scaler_d.unscale_(self.opt_d)  # the norm of the true gradient, not the fp16-scaled one
-                self.run_log.record("d/grad_norm", grad_norm(self.D))
+                self.run_log.record_grad_norm("d/grad_norm", self.D)
             self.scaler_d.step(self.opt_d)
             self.scaler_d.update()
             self.loss.after_d_step(self.D)
@@ -163,7 +161,7 @@ class Trainer:
         D = self.frozen_D
         if not self.reuse_fake:
             z, y_fake = self.latent(bs)
-        with autocast(self.device, self.amp_dtype):
+        with runtime.autocast(self.device, self.amp_dtype):
             if not self.reuse_fake:
                 fake = G(z, y_fake)
             terms = self.loss.g_loss(D, fake, y_fake, real, y_real)
@@ -178,7 +176,7 @@ class Trainer:
         self.scaler_g.scale(total).backward()
         if measure:
             self.scaler_g.unscale_(self.opt_g)
-            self.run_log.record("g/grad_norm", grad_norm(self.G))
+            self.run_log.record_grad_norm("g/grad_norm", self.G)
         self.scaler_g.step(self.opt_g)
         self.scaler_g.update()
         self.state.step = step = step + 1
@@ -202,7 +200,8 @@ class Trainer:
         self.run_log.logger.open(self.step)
         log.info("run folder: %s", self.run_dir)
         log.info("data: %s; device: %s", self.data.describe(), self.device)
-        log.info("G: %.2fM parameters, D: %.2fM parameters", count(self.G) / 1e6, count(self.D) / 1e6)
+        log.info("G: %.2fM parameters, D: %.2fM parameters",
+                 *(sum(p.numel() for p in net.parameters()) / 1e6 for net in (self.G, self.D)))
         interval_start, interval_step = time.perf_counter(), self.step
         with TrainingProgress(t.steps, self.step, t.progress and distributed.is_main()) as progress:
             self.evaluation.report = progress.score  # the progress line shows the latest scores
@@ -210,7 +209,7 @@ class Trainer:
                 step_start = time.perf_counter()
                 measure = (self.step + 1) % t.log_every == 0 or self.step + 1 == t.steps
                 if self._lr_decay != "none":
-                    self._decay_learning_rates(t.steps)
+                    decay_learning_rates(self._lr_decay, self.cfg.optim, self.opt_g, self.opt_d, self.step, t.steps)
                 self.train_step(measure=measure)
                 if self.watch is not None:
                     bad_step = self.watch.post(self.step, self.run_log.sums)
@@ -227,24 +226,12 @@ class Trainer:
                     hook.after_step(self.step)
                 if self.stop.agreed(measure) and self.step < t.steps:
                     return self._interrupted()
-                if measure and self.step < t.steps and self._over_time_budget():
+                if measure and self.step < t.steps and runtime.over_time_budget(self.elapsed, t.max_minutes):
                     log.warning("time budget trainer.max_minutes=%g reached after step %d of %d: finishing the run",
                                 t.max_minutes, self.step, t.steps)
                     break
         self.stop.restore()
         return self._finish()
-
-    def _decay_learning_rates(self, steps: int) -> None:
-        factor = lr_factor(self._lr_decay, self.step, steps)
-        set_learning_rate(self.opt_g, self.cfg.optim.g.lr, factor)
-        set_learning_rate(self.opt_d, self.cfg.optim.d.lr, factor)
-
-    def _over_time_budget(self) -> bool:
-        """Checked at log steps only; under torchrun the ranks agree (any rank over: all stop)."""
-        budget = self.cfg.trainer.get("max_minutes")
-        if budget is None:
-            return False
-        return bool(distributed.max_int(int(self.elapsed > 60 * budget)))
 
     def _log_row(self, rate: float) -> dict:
         """The metrics.jsonl row of a log step: the interval's mean losses, throughput, and what
@@ -276,8 +263,7 @@ class Trainer:
             "checkpoint": str(final.relative_to(self.run_dir)),
             **scores,
         }
-        self.run_log.summary(summary)
-        self.run_log.logger.close()
+        self.run_log.end(summary)
         if distributed.is_main():
             summary_table(f"gan train: {self.run_dir}", summary)
         return summary
@@ -290,27 +276,13 @@ class Trainer:
                     self.stop.name, self.step, self.cfg.trainer.steps, path, resume)
         summary = {"status": "stopped", "signal": self.stop.name, "steps": self.step,
                    "wall_time_s": round(self.elapsed, 2), "resume": resume}
-        self.run_log.summary(summary)
-        self.run_log.logger.close()
+        self.run_log.end(summary)
         return summary
 
     def _diverged(self, step: int, key: str | None = None, value: float | None = None):
         """Stop the run: summary.json says why, the last good checkpoint is left as it is."""
         if key is None:  # named by the watch: find which running loss sum went non-finite
-            sums = {k: float(v) for k, v in self.run_log.sums.items()}
-            key = next((k for k, v in sums.items() if not math.isfinite(v)), "d/loss + g/loss")
-            value = sums.get(key, math.nan)
+            key, value = nonfinite_sum(self.run_log.sums)
         self.run_log.summary({"status": "diverged", "steps": step, "reason": f"{key} = {value}"})
         raise divergence_error(step, key, value, self.cfg.optim, self.checkpoints.last,
                                run_status.resume_command(self.run_dir))
-
-
-def grad_norm(module: torch.nn.Module) -> torch.Tensor:
-    grads = [p.grad for p in module.parameters() if p.grad is not None]
-    if not grads:
-        return torch.zeros(())
-    return torch.linalg.vector_norm(torch.stack(torch._foreach_norm(grads)))
-
-
-def count(module: torch.nn.Module) -> int:
-    return sum(p.numel() for p in module.parameters())
