@@ -11,6 +11,7 @@ step. On the CPU there is no queue to stall, so the flag is read at once.
 
 from __future__ import annotations
 
+import math
 from collections import deque
 from pathlib import Path
 
@@ -80,6 +81,13 @@ def first_nonfinite(named: list[tuple[str, torch.Tensor]]) -> str | None:
     if bool(torch.stack([t.isfinite().all().to(floats[0][1].device) for _, t in floats]).all()):
         return None
     return next(name for name, t in floats if not bool(t.isfinite().all()))
+
+
+def nonfinite_sum(sums: dict[str, torch.Tensor]) -> tuple[str, float]:
+    """Which running loss sum went non-finite, and its value, once the watch has seen one did."""
+    values = {k: float(v) for k, v in sums.items()}
+    key = next((k for k, v in values.items() if not math.isfinite(v)), "d/loss + g/loss")
+    return key, values.get(key, math.nan)
 
 
 def divergence_error(step: int, key: str, value, optim, last_checkpoint: Path | None, resume: str) -> DivergenceError:

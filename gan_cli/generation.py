@@ -1,5 +1,6 @@
 """Drawing from a generator: class labels, batched eval-mode generation, and a generator loaded
-back from a checkpoint. What sample grids, `gan sample` (label=K) and `gan eval` share.
+back from a checkpoint. What sample grids, `gan sample` (label=K) and `gan eval` share, and the
+training run's generator made ready for its grids and scores (`prepare_eval`).
 
 Every generator is called as G(z, y): y is None for unconditional models and a LongTensor of
 class indices for class-conditional ones (dataset.conditional=true).
@@ -56,6 +57,19 @@ def generate(G: nn.Module, z: torch.Tensor, y: torch.Tensor | None = None, batch
     """G(z, y) for all of z at once (the fixed noise of the sample grids), `batch` at a time."""
     labels = [None] * len(z.split(batch)) if y is None else y.split(batch)
     return torch.cat([x for x, _ in generate_batches(G, zip(z.split(batch), labels), z.device)])
+
+
+def prepare_eval(nets, device: torch.device) -> nn.Module:
+    """The run's generator for samples and scores (`Networks.G_eval`), once the tricks have brought
+    it up to date (EMA: its own batch-norm statistics, from latents of their own seeded stream)."""
+    def latent(n: int, gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor | None]:
+        z = torch.randn(n, nets.G.z_dim, device=device, generator=gen)
+        y = torch.randint(nets.num_classes, (n,), device=device, generator=gen) if nets.num_classes else None
+        return z, y
+
+    for trick in nets.tricks:
+        trick.prepare_eval(latent)
+    return nets.G_eval
 
 
 def load_generator(checkpoint: dict, device: torch.device | str = "cpu", ema: bool = True):

@@ -34,6 +34,15 @@ def lr_factor(kind: str, step: int, steps: int) -> float:
     raise GanError(f"optim.decay={kind}: choose one of {', '.join(DECAYS)}")
 
 
+def decay_learning_rates(kind: str, optim, opt_g: torch.optim.Optimizer, opt_d: torch.optim.Optimizer,
+                         step: int, steps: int) -> None:
+    """Both players' rates for the update that follows `step`: their configured `optim.g.lr` and
+    `optim.d.lr` times the factor."""
+    factor = lr_factor(kind, step, steps)
+    set_learning_rate(opt_g, optim.g.lr, factor)
+    set_learning_rate(opt_d, optim.d.lr, factor)
+
+
 def set_learning_rate(opt: torch.optim.Optimizer, base_lr: float, factor: float) -> None:
     for group in opt.param_groups:
         group["lr"] = base_lr * factor

@@ -49,6 +49,12 @@ class RunLog:
         else:
             self.sums[key] = value.clone()
 
+    def record_grad_norm(self, key: str, module: torch.nn.Module) -> None:
+        """The norm of all of `module`'s gradients, on the device (0 when it has none)."""
+        grads = [p.grad for p in module.parameters() if p.grad is not None]
+        norm = torch.linalg.vector_norm(torch.stack(torch._foreach_norm(grads))) if grads else torch.zeros(())
+        self.record(key, norm)
+
     def means(self) -> dict[str, float]:
         """The interval's means, and a new interval. The one host sync; under torchrun the mean
         over ranks, so every rank takes the same decisions with them."""
@@ -86,6 +92,11 @@ class RunLog:
         tmp = self.run_dir / ".summary.json.tmp"
         tmp.write_text(json.dumps(finite_or_none(summary), indent=2))
         os.replace(tmp, self.run_dir / "summary.json")
+
+    def end(self, summary: dict) -> None:
+        """The run's last summary.json, then the loggers close (a tracker records the status it reads there)."""
+        self.summary(summary)
+        self.logger.close()
 
 
 def finite_or_none(obj):

@@ -33,6 +33,22 @@ def resolve_device(name: str) -> torch.device:
     return device
 
 
+def use_fast_cuda(device: torch.device, cudnn_benchmark: bool) -> None:
+    """cuDNN's autotuner as `trainer.cudnn_benchmark` says, and TF32 matmuls and convolutions."""
+    if device.type == "cuda":
+        torch.backends.cudnn.benchmark = cudnn_benchmark
+        torch.backends.cuda.matmul.allow_tf32 = True
+        torch.backends.cudnn.allow_tf32 = True
+
+
+def over_time_budget(elapsed: float, max_minutes: float | None) -> bool:
+    """Whether `elapsed` training seconds passed `trainer.max_minutes` (None: no budget); under
+    torchrun the ranks agree (any rank over: all stop), so it is asked at log steps only."""
+    if max_minutes is None:
+        return False
+    return bool(distributed.max_int(int(elapsed > 60 * max_minutes)))
+
+
 def seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed % 2**32)

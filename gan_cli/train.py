@@ -153,7 +153,7 @@ def _continue(run_dir: Path, cfg, overrides: list[str], started: list) -> dict:
     _check_same_run(state, cfg, last)
     trainer = Trainer(cfg, run_dir)
     trainer.load_state_dict(state, source=last)
-    trainer.last_checkpoint = last
+    trainer.checkpoints.last = last
     if trainer.step >= cfg.trainer.steps and run_status.status_of(run_status.read_summary(run_dir)) == "finished":
         raise GanError(f"{run_dir} already finished {trainer.step} steps: pass a larger trainer.steps to continue it")
     if trainer.step > cfg.trainer.steps:

@@ -100,7 +100,7 @@ def test_divergence_after_a_checkpoint_keeps_the_last_good_one(tmp_path):
     trainer = Trainer(make_cfg([*good, "trainer.steps=20", "optim.g.lr=1e30", "optim.d.lr=1e30"]), tmp_path)
     trainer.load_state_dict(ckpt_io.safe_load(last), source=last)
     assert trainer.opt_d.param_groups[0]["lr"] == 1e30
-    trainer.last_checkpoint = last
+    trainer.checkpoints.last = last
     with pytest.raises(DivergenceError, match=rf"diverged at step 5: .*the last good checkpoint is {last}"):
         trainer.fit()
     assert last.read_bytes() == before
