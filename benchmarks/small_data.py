@@ -24,14 +24,13 @@ import os
 import statistics
 import sys
 from concurrent.futures import ProcessPoolExecutor
-from datetime import datetime
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from toy_grid import fmt, train_cell  # noqa: E402  (the toy table's cell runner and mean ± std)
+from toy_grid import add_table_arguments, fmt, output_folder, train_cell  # noqa: E402  (the toy table's cell runner and mean ± std)
 
 DEFAULT_SIZES = "0.01,0.1,1.0"
 DEFAULT_CONFIGS = "none,diffaugment,ada,diffaugment+lecam,ada+lecam,diffaugment_reals"
@@ -118,15 +117,10 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", default=DEFAULT_SIZES, help="fractions (or image counts) of the training split")
     parser.add_argument("--configs", default=DEFAULT_CONFIGS, help="comma-separated; tricks of one joined by '+'")
-    parser.add_argument("--seeds", default="0,1,2")
     parser.add_argument("--steps", type=int, default=None, help="generator steps; default: the recipe's")
-    parser.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE", help="extra overrides for every cell")
-    parser.add_argument("--workers", type=int, default=1)
-    parser.add_argument("--out", default=None, help="folder for runs, results.jsonl and table.md")
+    add_table_arguments(parser)
     args = parser.parse_args(argv)
-
-    out = Path(args.out or ROOT / "outputs" / "benchmarks" / f"small_data_{datetime.now():%Y%m%d_%H%M%S}")
-    out.mkdir(parents=True, exist_ok=True)
+    out = output_folder(args.out, "small_data")
     sizes = [float(s) for s in args.sizes.split(",")]
     configs = args.configs.split(",")
     seeds = [int(s) for s in args.seeds.split(",")]

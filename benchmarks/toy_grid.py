@@ -66,6 +66,21 @@ def trick_fields(option: str) -> list[str]:
     return list(OmegaConf.load(path)) if path.exists() else [option]
 
 
+def add_table_arguments(parser) -> None:
+    """The options every table of cells takes (this grid, benchmarks/small_data.py)."""
+    parser.add_argument("--seeds", default="0,1,2")
+    parser.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE", help="extra overrides for every cell")
+    parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--out", default=None, help="folder for runs, results.jsonl and table.md")
+
+
+def output_folder(out: str | None, name: str) -> Path:
+    """--out, or a new dated folder under outputs/benchmarks/."""
+    folder = Path(out or ROOT / "outputs" / "benchmarks" / f"{name}_{datetime.now():%Y%m%d_%H%M%S}")
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
 def train_cell(job: dict, labels: tuple[str, ...], scores: tuple[str, ...], extras=None) -> dict:
     """Train one cell in this process, single-threaded; a failure (refused combination,
     divergence, crash) is a result, not the end of the table. `labels` are copied from the job,
@@ -159,14 +174,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--tricks", default=",".join(DEFAULT_TRICKS),
                         help=f"comma-separated trick sets; join tricks of one set with '+'; 'none'; '{PRESET}'")
     parser.add_argument("--presets", action="store_true", help="only the experiment presets themselves")
-    parser.add_argument("--seeds", default="0,1,2")
-    parser.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE", help="extra overrides for every cell")
-    parser.add_argument("--workers", type=int, default=1)
-    parser.add_argument("--out", default=None, help="folder for runs, results.jsonl and table.md")
+    add_table_arguments(parser)
     args = parser.parse_args(argv)
-
-    out = Path(args.out or ROOT / "outputs" / "benchmarks" / f"toy_grid_{datetime.now():%Y%m%d_%H%M%S}")
-    out.mkdir(parents=True, exist_ok=True)
+    out = output_folder(args.out, "toy_grid")
     losses = [PRESET] if args.presets else args.losses.split(",")
     trick_sets = [PRESET] if args.presets else args.tricks.split(",")
     jobs = []
