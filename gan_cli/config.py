@@ -119,6 +119,8 @@ class OptimConfig:
     d: OptimizerConfig = field(default_factory=OptimizerConfig)
     # none | linear | cosine: both learning rates fall to 0 at trainer.steps (gan_cli/lr_decay.py)
     decay: str = "none"
+    # the fraction of trainer.steps run at the full rates before the decay begins
+    decay_start: float = ranged(0.0, Range(0, 1, high_open=True))
 
 
 @dataclass
@@ -138,7 +140,9 @@ class TrainerConfig:
     eval_every: int = ranged(0, interval())  # 0: only at the end
     log_every: int = ranged(50, count(10**9))
     # Mixed precision: auto = bf16 autocast on GPUs that support it, off on CPU.
-    amp: str = "auto"  # auto | bf16 | fp16 | off
+    # auto | bf16 | fp16 | off. auto: bf16 on GPUs (fp16 where bf16 is emulated), and bf16 for conv
+    # nets on CPUs that compute it natively (AVX512-BF16, AMX); float32 otherwise (gan_cli/runtime.py)
+    amp: str = "auto"
     channels_last: str = "auto"  # auto (conv nets on GPUs) | true | false
     compile: bool = False  # torch.compile both networks (D stays eager under gradient penalties)
     cudnn_benchmark: bool = True

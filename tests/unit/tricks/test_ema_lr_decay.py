@@ -25,6 +25,13 @@ def test_lr_factor_is_linear_or_cosine_from_one_to_zero():
         lr_factor("step", 1, 10)
 
 
+def test_decay_start_keeps_the_full_rate_for_that_fraction_then_decays_to_zero():
+    # 8 steps, start 0.5: 1 for steps 0-4, then linear over the last 4 steps
+    assert [lr_factor("linear", s, 8, 0.5) for s in range(9)] == [1, 1, 1, 1, 1.0, 0.75, 0.5, 0.25, 0.0]
+    assert lr_factor("cosine", 6, 8, 0.5) == pytest.approx(0.5)
+    assert lr_factor("none", 7, 8, 0.5) == 1.0
+
+
 def test_trainer_decays_both_learning_rates(tmp_path):
     from gan_cli.trainer import Trainer
 
@@ -34,6 +41,18 @@ def test_trainer_decays_both_learning_rates(tmp_path):
     # the fourth (last) update ran at 1 - 3/4 of the base rates
     assert trainer.opt_g.param_groups[0]["lr"] == pytest.approx(0.25e-3)
     assert trainer.opt_d.param_groups[0]["lr"] == pytest.approx(0.5e-3)
+
+
+def test_trainer_starts_the_decay_at_optim_decay_start(tmp_path):
+    from gan_cli.trainer import Trainer
+
+    cfg = make_cfg([*TINY_MLP_RING, "trainer.steps=4", "optim.decay=linear", "optim.decay_start=0.5",
+                    "optim.g.lr=1e-3", "optim.d.lr=2e-3"])
+    trainer = Trainer(cfg, tmp_path)
+    trainer.fit()
+    # decay over steps 2-4: the fourth update ran at 1 - (3 - 2) / 2 of the base rates
+    assert trainer.opt_g.param_groups[0]["lr"] == pytest.approx(0.5e-3)
+    assert trainer.opt_d.param_groups[0]["lr"] == pytest.approx(1e-3)
 
 
 def test_unknown_decay_is_refused_before_training(tmp_path):
