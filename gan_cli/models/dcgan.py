@@ -28,6 +28,24 @@ def factor_resolution(resolution: int, arch: str = "dcgan") -> tuple[int, int]:
     return base, k
 
 
+class ProjectToMaps(nn.ConvTranspose2d):
+    """G's first layer: z, as 1 x 1 maps, to base x base maps. A transposed conv over a 1 x 1 input
+    is one matrix product, computed as one here: on a CPU the conv path took 5-10x longer for it
+    (a quarter of the default recipe's step). The same weight and bias, so checkpoints, the init
+    and spectral norm treat it as the ConvTranspose2d it is."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.shape[-2:] != (1, 1) or self.stride != (1, 1) or self.padding != (0, 0) or self.groups != 1:
+            return super().forward(x)
+        w, n = self.weight, x.shape[0]  # [in, out, k, k]
+        if w.is_contiguous():
+            out = (x.flatten(1) @ w.flatten(1)).view(n, *w.shape[1:])
+        else:  # channels_last weight: multiply in its own layout (no copy), give channels_last maps
+            out = (x.flatten(1) @ w.permute(0, 2, 3, 1).reshape(w.shape[0], -1))
+            out = out.view(n, w.shape[2], w.shape[3], w.shape[1]).permute(0, 3, 1, 2)
+        return out if self.bias is None else out + self.bias[:, None, None]
+
+
 class DCGANGenerator(nn.Module):
     def __init__(self, z_dim: int, channels: int, resolution: int, width: int = 64, norm: str = "batch",
                  num_classes: int = 0):
@@ -39,7 +57,7 @@ class DCGANGenerator(nn.Module):
         in_dim = z_dim * (2 if num_classes else 1)
         c = width * 2 ** (k - 1)
         layers: list[nn.Module] = [
-            nn.ConvTranspose2d(in_dim, c, base, 1, 0, bias=norm == "none"),
+            ProjectToMaps(in_dim, c, base, 1, 0, bias=norm == "none"),
             norm_2d(norm, c),
             nn.ReLU(True),
         ]

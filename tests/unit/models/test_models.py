@@ -8,7 +8,7 @@ from gan_cli.config import ArchConfig
 from gan_cli.data import DataSpec
 from gan_cli.errors import GanError
 from gan_cli.models import build_models
-from gan_cli.models.dcgan import factor_resolution
+from gan_cli.models.dcgan import ProjectToMaps, factor_resolution
 
 
 def arch(**kw):
@@ -57,3 +57,29 @@ def test_mlp_on_points_and_dcgan_refuses_points():
     assert G(torch.randn(5, 2)).shape == (5, 2) and D(torch.randn(5, 2)).shape == (5,)
     with pytest.raises(GanError, match="arch=mlp"):
         build_models(arch(name="dcgan", d_norm="batch"), spec)
+
+
+@pytest.mark.parametrize("channels_last", [False, True])
+@pytest.mark.parametrize("bias", [False, True])
+def test_project_to_maps_is_the_transposed_conv_it_replaces(channels_last, bias):
+    """G's first layer computes a transposed conv over 1 x 1 maps as one matrix product: the same
+    outputs and gradients as nn.ConvTranspose2d with the same weights, in either memory format."""
+    torch.manual_seed(0)
+    layer = ProjectToMaps(12, 5, 7, 1, 0, bias=bias)
+    if bias:
+        torch.nn.init.normal_(layer.bias)
+    if channels_last:
+        layer.to(memory_format=torch.channels_last)
+    z = torch.randn(3, 12, 1, 1, requires_grad=True)
+    ours, reference = layer(z), torch.nn.ConvTranspose2d.forward(layer, z)
+    assert ours.shape == (3, 5, 7, 7)
+    torch.testing.assert_close(ours, reference)
+    assert ours.is_contiguous(memory_format=torch.channels_last) == channels_last
+    up = torch.randn_like(reference)
+    grads = torch.autograd.grad((ours * up).sum(), [z, layer.weight, *([layer.bias] if bias else [])])
+    expected = torch.autograd.grad((reference * up).sum(), [z, layer.weight, *([layer.bias] if bias else [])])
+    for g, e in zip(grads, expected):
+        torch.testing.assert_close(g, e)
+    # larger maps (not a projection) take the transposed conv's own path
+    x = torch.randn(2, 12, 3, 3)
+    torch.testing.assert_close(layer(x), torch.nn.ConvTranspose2d.forward(layer, x))
