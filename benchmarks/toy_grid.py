@@ -83,7 +83,10 @@ def output_folder(out: str | None, name: str) -> Path:
 
 def train_cell(job: dict, labels: tuple[str, ...], scores: tuple[str, ...], extras=None) -> dict:
     """Train one cell in this process, single-threaded; a failure (refused combination,
-    divergence, crash) is a result, not the end of the table. `labels` are copied from the job,
+    divergence, crash) is a result, not the end of the table. The cell's folder is met as a sweep
+    job meets its own (gan_cli/train.py run_sweep_job): a finished cell is read, not trained again,
+    and one a kill stopped goes on from its last checkpoint, so a table run again with the same
+    --out picks up where it stopped. `labels` are copied from the job,
     `scores` from the run's summary; `extras(run_dir)` adds what else the caller reads from the run
     folder. Shared by the benchmarks that run tables of cells (benchmarks/small_data.py too)."""
     import logging
@@ -95,7 +98,7 @@ def train_cell(job: dict, labels: tuple[str, ...], scores: tuple[str, ...], extr
     from gan_cli.apps import register_resolvers
     from gan_cli.config import register_configs
     from gan_cli.errors import GanError
-    from gan_cli.trainer import Trainer
+    from gan_cli.train import run_sweep_job
 
     torch.set_num_threads(1)
     logging.getLogger("gan").setLevel(logging.WARNING)
@@ -107,7 +110,7 @@ def train_cell(job: dict, labels: tuple[str, ...], scores: tuple[str, ...], extr
     try:
         with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base=None):
             cfg = compose("train", overrides=job["overrides"])
-        summary = Trainer(cfg, job["run_dir"]).fit()
+        summary = run_sweep_job(Path(job["run_dir"]), cfg, [])
         result.update({k: summary.get(k) for k in ("status", *scores, "steps")})
         if extras is not None:
             result.update(extras(Path(job["run_dir"])))
