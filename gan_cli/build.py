@@ -133,7 +133,7 @@ def build_training(cfg, data, spec: DataSpec, device: torch.device) -> Training:
     opt_g = build_optimizer(cfg.optim.g, G.parameters(), device)
     opt_d = build_optimizer(cfg.optim.d, D.parameters(), device)
     check_decay(cfg.optim.get("decay", "none"))
-    amp_dtype = autocast_dtype(t.amp, device)
+    amp_dtype = autocast_dtype(t.amp, device, cfg.arch.name in CONV_ARCHS)
     fp16 = amp_dtype == torch.float16
     scaler_d = torch.amp.GradScaler(device.type, enabled=fp16)
     scaler_g = torch.amp.GradScaler(device.type, enabled=fp16)

@@ -62,8 +62,10 @@ class Trainer:
         self.real_augments = run.real_augments
         self._lr_decay = cfg.optim.get("decay", "none")
 
+        # the precision `trainer.amp=auto` chose on this machine: a score's provenance
+        self.precision = f"{str(self.amp_dtype).removeprefix('torch.')} autocast" if self.amp_dtype else "float32"
         identity = {"run_dir": str(self.run_dir), "seed": cfg.seed, "device": str(self.device),
-                    "world_size": distributed.world_size()}
+                    "precision": self.precision, "world_size": distributed.world_size()}
         self.run_log = RunLog(self.run_dir, logger, identity, getattr(self.data, "subset", None))
         self.state = TrainState(cfg, self.spec, self.G, self.D, self.opt_g, self.opt_d, self.scaler_g, self.scaler_d,
                                 self.tricks, self.batches, self.noise, self.schedule, self.run_log, self.device)
@@ -199,17 +201,19 @@ class Trainer:
         self.started = True
         self.run_log.logger.open(self.step)
         log.info("run folder: %s", self.run_dir)
-        log.info("data: %s; device: %s", self.data.describe(), self.device)
+        log.info("data: %s; device: %s; %s", self.data.describe(), self.device, self.precision)
         log.info("G: %.2fM parameters, D: %.2fM parameters",
                  *(sum(p.numel() for p in net.parameters()) / 1e6 for net in (self.G, self.D)))
         interval_start, interval_step = time.perf_counter(), self.step
+        spent = runtime.budget_spent(self.elapsed, t.max_minutes)  # of trainer.max_minutes, updated at log steps
         with TrainingProgress(t.steps, self.step, t.progress and distributed.is_main()) as progress:
             self.evaluation.report = progress.score  # the progress line shows the latest scores
             while self.step < t.steps:
                 step_start = time.perf_counter()
                 measure = (self.step + 1) % t.log_every == 0 or self.step + 1 == t.steps
                 if self._lr_decay != "none":
-                    decay_learning_rates(self._lr_decay, self.cfg.optim, self.opt_g, self.opt_d, self.step, t.steps)
+                    decay_learning_rates(self._lr_decay, self.cfg.optim, self.opt_g, self.opt_d, self.step, t.steps,
+                                         spent)
                 self.train_step(measure=measure)
                 if self.watch is not None:
                     bad_step = self.watch.post(self.step, self.run_log.sums)
@@ -226,7 +230,9 @@ class Trainer:
                     hook.after_step(self.step)
                 if self.stop.agreed(measure) and self.step < t.steps:
                     return self._interrupted()
-                if measure and self.step < t.steps and runtime.over_time_budget(self.elapsed, t.max_minutes):
+                if measure:
+                    spent = runtime.budget_spent(self.elapsed, t.max_minutes)
+                if measure and self.step < t.steps and spent >= 1:
                     log.warning("time budget trainer.max_minutes=%g reached after step %d of %d: finishing the run",
                                 t.max_minutes, self.step, t.steps)
                     break
