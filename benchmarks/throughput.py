@@ -36,6 +36,9 @@ CASES = {
     "mlp_fashion_mnist": ["dataset=fashion_mnist", "arch=mlp", "arch.z_dim=100",
                           "arch.g_hidden=[256,512,1024]", "arch.d_hidden=[1024,512,256]"],
     "default_recipe": [],  # `gan train`: conditional DCGAN, width 32, on Fashion-MNIST
+    # the same in float32 and NCHW: what bf16 autocast (amp=auto on CPUs with native bf16) and
+    # channels_last gain
+    "default_recipe_fp32": ["trainer.amp=off", "trainer.channels_last=false"],
     "dcgan32_fashion_mnist": ["dataset=fashion_mnist", "arch=dcgan", "arch.width=32", "dataset.conditional=false"],
     "dcgan64_fashion_mnist": ["dataset=fashion_mnist", "arch=dcgan", "arch.width=64", "dataset.conditional=false"],
     "resnet_32px": ["dataset=fashion_mnist", "dataset.resolution=32", "arch=resnet"],

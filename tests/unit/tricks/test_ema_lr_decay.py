@@ -32,6 +32,15 @@ def test_decay_start_keeps_the_full_rate_for_that_fraction_then_decays_to_zero()
     assert lr_factor("none", 7, 8, 0.5) == 1.0
 
 
+def test_a_time_budget_spent_faster_than_the_steps_drives_the_decay():
+    # 10 steps, start 0.5: at step 2 of 10 but 75 % of trainer.max_minutes spent, the decay is
+    # halfway (0.75 of the run, 0.25 past its start, over the 0.5 left); the budget spent ends it
+    assert lr_factor("linear", 2, 10, 0.5, budget_spent=0.75) == pytest.approx(0.5)
+    assert lr_factor("linear", 2, 10, 0.5, budget_spent=1.2) == 0.0
+    # steps ahead of the budget: the steps decide
+    assert lr_factor("linear", 9, 10, 0.5, budget_spent=0.1) == pytest.approx(0.2)
+
+
 def test_trainer_decays_both_learning_rates(tmp_path):
     from gan_cli.trainer import Trainer
 

@@ -1,5 +1,6 @@
-"""`trainer.amp=auto` on the CPU: bf16 autocast for conv nets only where the CPU computes bf16
-natively, float32 otherwise; explicit choices are kept."""
+"""gan_cli/runtime.py: `trainer.amp=auto` on the CPU (bf16 autocast for conv nets only where the
+CPU computes bf16 natively, float32 otherwise; explicit choices kept), and the share of the time
+budget spent."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import torch
 
 from gan_cli import runtime
 from gan_cli.errors import GanError
-from gan_cli.runtime import autocast_dtype
+from gan_cli.runtime import autocast_dtype, budget_spent
 
 CPU = torch.device("cpu")
 
@@ -40,3 +41,11 @@ def test_the_trainer_trains_and_records_the_precision_auto_chose(monkeypatch, tm
     assert trainer.precision == precision and trainer.run_log.identity["precision"] == precision
     assert trainer.fit()["status"] == "finished"
     assert json.loads((tmp_path / "summary.json").read_text())["precision"] == precision
+
+
+def test_budget_spent_is_the_share_of_max_minutes_in_thousandths():
+    assert budget_spent(30.0, 1.0) == 0.5
+    assert budget_spent(59.99, 1.0) == 0.999  # rounded down: the budget is spent at 60 s, not before
+    assert budget_spent(61.0, 1.0) >= 1
+    assert budget_spent(1e6, None) == 0.0  # no budget
+    assert budget_spent(0.1, 0) == 1.0 and budget_spent(0.0, 0) == 0.0  # max_minutes=0: spent at once
