@@ -4,7 +4,9 @@ run (0: from the first step; 0.5: constant for the first half, then the decay ov
 With a time budget (`trainer.max_minutes`) the run's progress is the larger of its share of the
 steps and its share of the budget, so the rates reach 0 however the run ends: at its last step on
 a fast machine, at the end of the budget on a slow one (where a step-based decay would be cut off
-halfway, at high rates).
+halfway, at high rates). Without a budget, or wherever the steps run ahead of it, the rates are a
+function of the step alone and a resumed run is bit-identical to an uninterrupted one; where the
+budget leads, they depend on measured time, as the budget's own stop already does.
 
 The factor is a pure function of the generator step, set on the optimizers before each step, so
 a resumed run follows exactly the same schedule with no scheduler state in its checkpoint.
