@@ -19,7 +19,7 @@ CASES = {
     "stepz=5": "stepz is not a config key: did you mean trainer.steps?",
     "batch_size=8": "batch_size is not a config key: did you mean trainer.batch_size or metrics.batch_size?",
     "trainer.steps=abc": "trainer.steps=abc: Value 'abc' of type 'str' could not be converted to Integer, "
-    "e.g. trainer.steps=10000",
+    "e.g. trainer.steps=15000",
     "trainer.check_finite=maybe": "trainer.check_finite=maybe: Value 'maybe' is not a valid bool",
     "optim.g.betas=0.5": "optim.g.betas=0.5: Invalid value assigned: float is not a ListConfig",
     "trainer=fastt": "trainer: there is no option 'fastt'; choose from: debug, default",
@@ -71,7 +71,7 @@ def test_cli_error_is_one_line_without_traceback_and_verbose_shows_it(tmp_path):
     assert plain.returncode == 2
     assert plain.stdout == "" and "Traceback" not in plain.stderr
     assert plain.stderr.strip().splitlines() == [
-        "error: trainer.steps=abc: Value 'abc' of type 'str' could not be converted to Integer, e.g. trainer.steps=10000"
+        "error: trainer.steps=abc: Value 'abc' of type 'str' could not be converted to Integer, e.g. trainer.steps=15000"
     ]
     assert not tmp_path.joinpath(".hydra").exists()  # refused before any work
 
