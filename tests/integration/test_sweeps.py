@@ -37,6 +37,6 @@ def test_bad_value_in_a_sweep_is_refused_before_any_job_runs(tmp_path):
     result = gan("train", "--multirun", *TINY_RING, "trainer.steps=5,abc", f"hydra.sweep.dir={tmp_path}")
     assert result.returncode == 2
     assert result.stderr.strip().splitlines() == [
-        "error: trainer.steps=abc: Value 'abc' of type 'str' could not be converted to Integer, e.g. trainer.steps=10000"
+        "error: trainer.steps=abc: Value 'abc' of type 'str' could not be converted to Integer, e.g. trainer.steps=15000"
     ]
     assert not any(tmp_path.iterdir())
