@@ -72,6 +72,8 @@ def save_resumed_config(run_dir: Path, config_yaml: str, overrides: list[str]) -
 
 
 def _atomic_write(path: Path, text: str) -> None:
+    # a run trained in-process (Trainer(cfg, run_dir), benchmarks/) has no .hydra/ until a resume
+    path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp")
     tmp.write_text(text)
     tmp.replace(path)

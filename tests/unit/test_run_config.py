@@ -47,3 +47,12 @@ def test_a_run_folder_reads_its_saved_config_and_a_resume_rewrites_it(tmp_path):
     save_resumed_config(tmp_path, "seed: 3\ntrainer:\n  steps: 20\n", ["trainer.steps=20"])
     assert run_config(tmp_path).trainer.steps == 20
     assert list(OmegaConf.load(tmp_path / ".hydra" / "overrides.yaml")) == ["seed=3", "trainer.steps=20"]
+
+
+def test_a_resume_of_a_run_trained_in_process_writes_its_first_saved_config(tmp_path):
+    """A run made by Trainer(cfg, run_dir) (the benchmarks' cells) has no .hydra/ folder; resuming
+    it (run_sweep_job on a stopped cell) records the config there instead of failing."""
+    assert not (tmp_path / ".hydra").exists()
+    save_resumed_config(tmp_path, "seed: 3\ntrainer:\n  steps: 20\n", [])
+    assert run_config(tmp_path).trainer.steps == 20
+    assert list(OmegaConf.load(tmp_path / ".hydra" / "overrides.yaml")) == []
