@@ -139,8 +139,7 @@ class TrainerConfig:
     sample_every: int = ranged(500, interval())
     eval_every: int = ranged(0, interval())  # 0: only at the end
     log_every: int = ranged(50, count(10**9))
-    # Mixed precision: auto = bf16 autocast on GPUs that support it, off on CPU.
-    # auto | bf16 | fp16 | off. auto: bf16 on GPUs (fp16 where bf16 is emulated), and bf16 for conv
+    # Mixed precision, auto | bf16 | fp16 | off. auto: bf16 on GPUs (fp16 where bf16 is emulated), and bf16 for conv
     # nets on CPUs that compute it natively (AVX512-BF16, AMX); float32 otherwise (gan_cli/runtime.py)
     amp: str = "auto"
     channels_last: str = "auto"  # auto (conv nets on GPUs) | true | false

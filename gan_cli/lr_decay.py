@@ -8,8 +8,8 @@ halfway, at high rates). Without a budget, or wherever the steps run ahead of it
 function of the step alone and a resumed run is bit-identical to an uninterrupted one; where the
 budget leads, they depend on measured time, as the budget's own stop already does.
 
-The factor is a pure function of the generator step, set on the optimizers before each step, so
-a resumed run follows exactly the same schedule with no scheduler state in its checkpoint.
+The factor is set on the optimizers before each step from the step (and the budget's share),
+so no scheduler state goes into the checkpoint.
 """
 
 from __future__ import annotations

@@ -232,10 +232,10 @@ class Trainer:
                     return self._interrupted()
                 if measure:
                     spent = runtime.budget_spent(self.elapsed, t.max_minutes)
-                if measure and self.step < t.steps and spent >= 1:
-                    log.warning("time budget trainer.max_minutes=%g reached after step %d of %d: finishing the run",
-                                t.max_minutes, self.step, t.steps)
-                    break
+                    if self.step < t.steps and spent >= 1:
+                        log.warning("time budget trainer.max_minutes=%g reached after step %d of %d: finishing the run",
+                                    t.max_minutes, self.step, t.steps)
+                        break
         self.stop.restore()
         return self._finish()
 
